@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each makes its own virtual environment.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check-corpus bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## serve the bundled demo API and make a real tool call through an MCP client
+	$(BIN)/mcp-gateway demo
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/python -m pytest -q
+
+check-corpus: $(STAMP)  ## mcp-gateway check over every document in ../shared/specs
+	$(BIN)/python bench/check_specs.py
+
+bench: $(STAMP)  ## benchmarks: print figures and ratios
+	$(BIN)/python bench/startup_and_calls.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

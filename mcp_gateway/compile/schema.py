@@ -1,0 +1,269 @@
+"""OpenAPI 3.0/3.1 Schema Objects -> JSON Schema 2020-12, shared across all tools of a document.
+
+Each referenced schema is converted once and kept under a stable `$defs` name, so recursive
+schemas stay `$ref`s and a thousand tools share the same converted objects. Unknown or malformed
+keywords are dropped rather than passed on: every emitted schema must be valid 2020-12.
+
+Inputs (`convert`) describe what a caller may send; `readOnly` properties are left out.
+Outputs (`shape`) are: a description of a response (properties, items, descriptions; no types
+  below the root, no `$defs`, references inlined to a fixed depth), so that a real upstream that
+  strays from its document never makes a client reject a result as not matching its
+  `outputSchema`, and so that richly linked documents (Stripe) do not give every tool a copy of
+  the whole document.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mcp_gateway.compile.refs import lookup, pointer_parts
+from mcp_gateway.errors import OperationSkipped
+
+
+_TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
+_NUMBER_KEYS = ("minimum", "maximum", "multipleOf")
+_COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+_TEXT_KEYS = ("title", "description", "format", "contentMediaType", "contentEncoding")
+_BOOL_KEYS = ("uniqueItems", "deprecated", "readOnly", "writeOnly")
+_SHAPE_TEXT_KEYS = ("title", "description")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _valid_pattern(pattern: Any) -> bool:
+    if not isinstance(pattern, str):
+        return False
+    try:
+        re.compile(pattern)
+    except (re.error, OverflowError, RecursionError):
+        return False
+    return True
+
+
+def def_name_for(ref: str, taken: set[str]) -> str:
+    """A `$defs` key from a pointer's last segment: safe characters only, unique in `taken`."""
+    parts = pointer_parts(ref)
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", parts[-1] if parts else "root").strip("_") or "schema"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
+class SchemaConverter:
+    """Converts schemas of one document; remembers every `$defs` entry it has made."""
+
+    def __init__(self, document: dict[str, Any], openapi_31: bool) -> None:
+        self.document = document
+        self.openapi_31 = openapi_31
+        self.def_names: dict[str, str] = {}
+        self._taken: set[str] = set()
+        self._defs: dict[str, Any] = {}
+        self._edges: dict[str, frozenset[str]] = {}
+        self._shapes: dict[tuple[str, int], dict[str, Any]] = {}
+
+    # -- public -------------------------------------------------------------------------------
+    def convert(self, schema: Any) -> tuple[dict[str, Any], set[str]]:
+        """Convert one inline schema; returns it and the pointers of the definitions it refers to."""
+        refs: set[str] = set()
+        converted = self._node(schema, refs)
+        return converted, refs
+
+    def defs_for(self, refs: set[str]) -> dict[str, Any]:
+        """`$defs` for a tool: every definition reachable from `refs`, each converted once per document."""
+        out: dict[str, Any] = {}
+        stack = list(refs)
+        seen: set[str] = set()
+        while stack:
+            ref = stack.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            converted, edges = self._definition(ref)
+            out[self.def_names[ref]] = converted
+            stack.extend(edges)
+        return out
+
+    def resolve(self, schema: Any) -> Any:
+        """Follow `$ref`s at the root of a schema to the node they end at (for shape decisions)."""
+        for _ in range(32):
+            if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+                schema = lookup(self.document, schema["$ref"])
+            else:
+                return schema
+        raise OperationSkipped("schema reference chain is circular")
+
+    # -- internals -----------------------------------------------------------------------------
+    def _ref(self, ref: str, refs: set[str]) -> dict[str, Any]:
+        if ref not in self.def_names:
+            lookup(self.document, ref)  # raises OperationSkipped when it dangles
+            self.def_names[ref] = def_name_for(ref, self._taken)
+        refs.add(ref)
+        return {"$ref": f"#/$defs/{self.def_names[ref]}"}
+
+    def _definition(self, ref: str) -> tuple[Any, frozenset[str]]:
+        cache = self._defs
+        if ref not in cache:
+            cache[ref] = {}  # placeholder: a cycle back to this ref resolves to its name, not a re-visit
+            edges: set[str] = set()
+            cache[ref] = self._node(lookup(self.document, ref), edges)
+            self._edges[ref] = frozenset(edges)
+        return cache[ref], self._edges.get(ref, frozenset())
+
+    def _schemas(self, values: Any, refs: set[str]) -> list[Any] | None:
+        if not isinstance(values, list):
+            return None
+        out = [self._node(v, refs) for v in values if isinstance(v, dict | bool)]
+        return out or None
+
+    def _node(self, node: Any, refs: set[str]) -> Any:
+        if isinstance(node, bool):
+            return node
+        if not isinstance(node, dict):
+            return {}
+        out: dict[str, Any] = {}
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            out.update(self._ref(ref, refs))
+            if not self.openapi_31:  # 3.0: siblings of $ref are ignored, except words for people
+                for key in ("description", "title"):
+                    if isinstance(node.get(key), str):
+                        out[key] = node[key]
+                return out
+        nullable = node.get("nullable") is True
+        self._copy_type(node, out, nullable)
+        for key in _TEXT_KEYS:
+            if isinstance(node.get(key), str):
+                out[key] = node[key]
+        for key in _BOOL_KEYS:
+            if isinstance(node.get(key), bool):
+                out[key] = node[key]
+        for key in _NUMBER_KEYS:
+            if _is_number(node.get(key)):
+                out[key] = node[key]
+        if "multipleOf" in out and out["multipleOf"] <= 0:
+            del out["multipleOf"]
+        for key in _COUNT_KEYS:
+            value = node.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                out[key] = value
+        self._copy_exclusive(node, out)
+        if _valid_pattern(node.get("pattern")):
+            out["pattern"] = node["pattern"]
+        if isinstance(node.get("enum"), list) and node["enum"]:
+            enum = list(node["enum"])
+            if nullable and None not in enum:
+                enum.append(None)
+            out["enum"] = enum
+        if "const" in node:
+            out["const"] = node["const"]
+        if "default" in node:
+            out["default"] = node["default"]
+        if "example" in node:
+            out["examples"] = [node["example"]]
+        elif isinstance(node.get("examples"), list):
+            out["examples"] = node["examples"]
+        self._copy_object(node, out, refs)
+        self._copy_array(node, out, refs)
+        for key in ("allOf", "anyOf", "oneOf"):
+            subs = self._schemas(node.get(key), refs)
+            if subs:
+                out[key] = subs
+        if isinstance(node.get("not"), dict | bool):
+            out["not"] = self._node(node["not"], refs)
+        if nullable and "type" not in out and "enum" not in out:
+            return {"anyOf": [out, {"type": "null"}]}
+        return out
+
+    def _copy_type(self, node: dict[str, Any], out: dict[str, Any], nullable: bool) -> None:
+        kind = node.get("type")
+        kinds = [kind] if isinstance(kind, str) else kind if isinstance(kind, list) else []
+        kinds = [k for k in dict.fromkeys(kinds) if isinstance(k, str) and k in _TYPES]
+        if not kinds:
+            return
+        if nullable and "null" not in kinds:
+            kinds.append("null")
+        out["type"] = kinds[0] if len(kinds) == 1 else kinds
+
+    def _copy_exclusive(self, node: dict[str, Any], out: dict[str, Any]) -> None:
+        for key, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            value = node.get(key)
+            if value is True and bound in out:  # 3.0 boolean form
+                out[key] = out.pop(bound)
+            elif _is_number(value):
+                out[key] = value
+
+    def _copy_object(self, node: dict[str, Any], out: dict[str, Any], refs: set[str]) -> None:
+        props = node.get("properties")
+        dropped: set[str] = set()
+        if isinstance(props, dict):
+            converted = {}
+            for name, sub in props.items():
+                if isinstance(sub, dict) and sub.get("readOnly") is True:
+                    dropped.add(str(name))
+                    continue
+                converted[str(name)] = self._node(sub, refs)
+            out["properties"] = converted
+        required = node.get("required")
+        if isinstance(required, list):
+            names = [r for r in dict.fromkeys(required) if isinstance(r, str) and r not in dropped]
+            if names:
+                out["required"] = names
+        extra = node.get("additionalProperties")
+        if isinstance(extra, bool):
+            out["additionalProperties"] = extra
+        elif isinstance(extra, dict):
+            out["additionalProperties"] = self._node(extra, refs)
+        if isinstance(node.get("patternProperties"), dict):
+            patterns = {p: self._node(s, refs) for p, s in node["patternProperties"].items()
+                        if _valid_pattern(p)}
+            if patterns:
+                out["patternProperties"] = patterns
+
+    def _copy_array(self, node: dict[str, Any], out: dict[str, Any], refs: set[str]) -> None:
+        items = node.get("items")
+        if isinstance(items, dict | bool):
+            out["items"] = self._node(items, refs)
+        elif isinstance(items, list) and items:  # tuple form
+            out["prefixItems"] = [self._node(i, refs) for i in items]
+        if isinstance(node.get("prefixItems"), list):
+            out["prefixItems"] = [self._node(i, refs) for i in node["prefixItems"]]
+
+    def shape(self, node: Any, depth: int = 1) -> dict[str, Any]:
+        """Output mode: what a response looks like, never what it must be; `depth` levels of references."""
+        if not isinstance(node, dict):
+            return {}
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            key = (ref, depth)
+            if key not in self._shapes:
+                self._shapes[key] = {}  # a cycle within the depth budget ends here
+                target = lookup(self.document, ref)
+                self._shapes[key] = self.shape(target, depth - 1) if depth > 0 else _words_only(target)
+            return self._shapes[key]
+        out: dict[str, Any] = {}
+        for key in _SHAPE_TEXT_KEYS:
+            if isinstance(node.get(key), str):
+                out[key] = node[key]
+        props = node.get("properties")
+        if isinstance(props, dict):
+            out["properties"] = {str(k): self.shape(v, depth) for k, v in props.items()}
+        if isinstance(node.get("items"), dict):
+            out["items"] = self.shape(node["items"], depth)
+        for key in ("allOf", "anyOf", "oneOf"):
+            if isinstance(node.get(key), list):
+                subs = [self.shape(v, depth) for v in node[key]]
+                if any(subs):
+                    out["allOf" if key == "allOf" else "anyOf"] = subs
+        return out
+
+
+def _words_only(node: Any) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {}
+    return {key: node[key] for key in _SHAPE_TEXT_KEYS if isinstance(node.get(key), str)}

@@ -1,0 +1,395 @@
+"""Operations -> tools + call plans. Pure: a function of the document and the profile."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mcp_gateway.compile.filters import selected
+from mcp_gateway.compile.naming import NameRegistry, clean, derived_name
+from mcp_gateway.compile.refs import deref
+from mcp_gateway.compile.schema import SchemaConverter
+from mcp_gateway.errors import OperationSkipped
+from mcp_gateway.plan import BodyPlan, CallPlan, CompiledTool, FieldEncoding, ParamBinding, Skipped
+from mcp_gateway.profile import Profile
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_LOCATIONS = ("path", "query", "header", "cookie")
+_DEFAULT_STYLE = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
+_TEMPLATE_VAR = re.compile(r"{([^{}]+)}")
+_ANNOTATIONS = {
+    "GET": {"readOnlyHint": True},
+    "HEAD": {"readOnlyHint": True},
+    "OPTIONS": {"readOnlyHint": True},
+    "POST": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False},
+    "PATCH": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False},
+    "PUT": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True},
+    "DELETE": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Compilation:
+    """The result of compiling one document with one profile."""
+
+    tools: tuple[CompiledTool, ...]
+    skipped: tuple[Skipped, ...]
+    operations: int
+    default_base_url: str | None
+    security_schemes: dict[str, Any]
+
+
+def server_url(servers: Any) -> str | None:
+    """The first server's URL with its variables at their defaults."""
+    if not isinstance(servers, list) or not servers or not isinstance(servers[0], dict):
+        return None
+    url = servers[0].get("url")
+    if not isinstance(url, str):
+        return None
+    variables = servers[0].get("variables") or {}
+    for name, var in variables.items() if isinstance(variables, dict) else ():
+        default = var.get("default") if isinstance(var, dict) else None
+        if default is not None:
+            url = url.replace("{" + str(name) + "}", str(default))
+    return url
+
+
+class _Arguments:
+    """Argument names of one tool: each input gets one, clashes get a location prefix."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def claim(self, name: str, prefix: str) -> str:
+        base = clean(name, r"A-Za-z0-9_.-")[:64] or prefix
+        for candidate in (base, f"{prefix}_{base}"[:64]):
+            if candidate not in self.taken:
+                self.taken.add(candidate)
+                return candidate
+        n = 2
+        while f"{prefix}_{base}"[:60] + f"_{n}" in self.taken:
+            n += 1
+        candidate = f"{prefix}_{base}"[:60] + f"_{n}"
+        self.taken.add(candidate)
+        return candidate
+
+
+def _media_kind(media: str) -> str:
+    media = media.lower().split(";")[0].strip()
+    if media in ("*/*", "application/*") or media == "application/json" or media.endswith("+json") or "json" in media:
+        return "json"
+    if media == "application/x-www-form-urlencoded":
+        return "form"
+    if media.startswith("multipart/"):
+        return "multipart"
+    if media.startswith("text/") or media.endswith(("/xml", "+xml")):
+        return "text"
+    return "binary"
+
+
+_KIND_ORDER = {"json": 0, "form": 1, "multipart": 2, "text": 3, "binary": 4}
+
+
+def _pick_media(content: Any) -> tuple[str, str, dict[str, Any]] | None:
+    if not isinstance(content, dict):
+        return None
+    options = [(str(m), _media_kind(str(m)), v if isinstance(v, dict) else {}) for m, v in content.items()]
+    if not options:
+        return None
+    return min(options, key=lambda o: _KIND_ORDER[o[1]])
+
+
+class _OperationCompiler:
+    def __init__(self, document: dict[str, Any], profile: Profile, converter: SchemaConverter) -> None:
+        self.document = document
+        self.profile = profile
+        self.converter = converter
+        auth = profile.auth
+        self.auth_slot: tuple[str, str] | None = None
+        if auth.type == "api_key":
+            self.auth_slot = (auth.in_, auth.name.lower())
+        elif auth.type in ("bearer", "basic"):
+            self.auth_slot = ("header", "authorization")
+
+    # -- parameters --------------------------------------------------------------------------
+    def parameters(self, item: dict[str, Any], op: dict[str, Any], path: str) -> list[dict[str, Any]]:
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for raw in list(item.get("parameters") or []) + list(op.get("parameters") or []):
+            param = deref(self.document, raw)
+            if not isinstance(param, dict):
+                continue
+            name, location = param.get("name"), param.get("in")
+            if not isinstance(name, str) or not name or location not in _LOCATIONS:
+                continue
+            if location == "header" and name.lower() in ("content-type", "content-length"):
+                continue
+            key_name = name.lower() if location == "header" else name
+            if self.auth_slot == (location, name.lower()):
+                continue
+            merged[(location, key_name)] = param
+        declared = {p["name"] for (loc, _), p in merged.items() if loc == "path"}
+        template = _TEMPLATE_VAR.findall(path)
+        for (loc, key), param in list(merged.items()):
+            if loc == "path" and param["name"] not in template:
+                del merged[(loc, key)]  # declared but absent from the template: cannot be placed
+        for var in template:
+            if var not in declared:
+                merged[("path", var)] = {"name": var, "in": "path", "required": True, "schema": {"type": "string"}}
+        order = {loc: i for i, loc in enumerate(_LOCATIONS)}
+        return sorted(merged.values(), key=lambda p: order[p["in"]])
+
+    def param_schema(self, param: dict[str, Any], refs: set[str]) -> tuple[dict[str, Any], bool]:
+        as_json = False
+        raw = param.get("schema")
+        if raw is None and isinstance(param.get("content"), dict) and param["content"]:
+            media, body = next(iter(param["content"].items()))
+            raw = body.get("schema") if isinstance(body, dict) else None
+            as_json = _media_kind(str(media)) == "json"
+        schema, found = self.converter.convert(raw if raw is not None else {"type": "string"})
+        refs |= found
+        description = param.get("description")
+        if isinstance(description, str) and description.strip():
+            schema = {**schema, "description": description.strip()} if "$ref" not in schema or \
+                self.converter.openapi_31 else {"allOf": [schema], "description": description.strip()}
+        if param.get("deprecated") is True:
+            schema = {**schema, "deprecated": True}
+        return schema, as_json
+
+    # -- body -----------------------------------------------------------------------------------
+    def object_fields(self, schema: Any, depth: int = 0) -> tuple[dict[str, Any], set[str]] | None:
+        """Properties and required names when the body is a plain object (allOf parts merged)."""
+        if depth > 8:
+            return None
+        schema = self.converter.resolve(schema)
+        if not isinstance(schema, dict) or schema.get("oneOf") or schema.get("anyOf"):
+            return None
+        kind = schema.get("type")
+        if kind not in (None, "object") and kind != ["object"]:
+            return None
+        props: dict[str, Any] = {}
+        required: set[str] = set()
+        for part in schema.get("allOf") or []:
+            merged = self.object_fields(part, depth + 1)
+            if merged is None:
+                return None
+            props.update(merged[0])
+            required |= merged[1]
+        if isinstance(schema.get("properties"), dict):
+            props.update({str(k): v for k, v in schema["properties"].items()})
+        if isinstance(schema.get("required"), list):
+            required |= {r for r in schema["required"] if isinstance(r, str)}
+        if not props:
+            return None
+        return props, required
+
+    def body(self, op: dict[str, Any], names: _Arguments, properties: dict[str, Any], required: list[str],
+             refs: set[str]) -> BodyPlan | None:
+        request_body = deref(self.document, op.get("requestBody"))
+        if not isinstance(request_body, dict):
+            return None
+        picked = _pick_media(request_body.get("content"))
+        if picked is None:
+            return None
+        media, kind, content = picked
+        body_required = request_body.get("required") is True
+        raw_schema = content.get("schema")
+        encoding = tuple(
+            (str(field), FieldEncoding(
+                style=enc.get("style", "deepObject" if kind == "form" else "form"),
+                explode=enc.get("explode", True) if isinstance(enc.get("explode"), bool) else True,
+                content_type=enc.get("contentType") if isinstance(enc.get("contentType"), str) else None,
+            ))
+            for field, enc in (content.get("encoding") or {}).items() if isinstance(enc, dict)
+        )
+        fields = self.object_fields(raw_schema) if kind in ("json", "form", "multipart") else None
+        if fields is not None:
+            props, req = fields
+            bound: list[tuple[str, str]] = []
+            binary: set[str] = set()
+            for prop, sub in props.items():
+                resolved = self.converter.resolve(sub)
+                if isinstance(resolved, dict) and resolved.get("readOnly") is True:
+                    continue
+                argument = names.claim(prop, "body")
+                if kind == "multipart" and _is_binary(resolved, self.converter):
+                    binary.add(prop)
+                    properties[argument] = _file_schema(resolved, self.converter)
+                else:
+                    schema, found = self.converter.convert(sub)
+                    refs |= found
+                    properties[argument] = schema
+                if body_required and prop in req:
+                    required.append(argument)
+                bound.append((argument, prop))
+            return BodyPlan(media_type=media, kind=kind, fields=tuple(bound), encoding=encoding,  # type: ignore[arg-type]
+                            binary_fields=frozenset(binary), required=body_required)
+        argument = names.claim("body", "request")
+        if kind == "binary":
+            properties[argument] = {"type": "string",
+                                    "description": f"Request body ({media}): base64-encoded bytes, or plain text"}
+        elif kind == "text":
+            properties[argument] = {"type": "string", "description": f"Request body ({media})"}
+        else:
+            schema, found = self.converter.convert(raw_schema if raw_schema is not None else {})
+            refs |= found
+            properties[argument] = schema
+        if body_required:
+            required.append(argument)
+        return BodyPlan(media_type=media, kind=kind, argument=argument, encoding=encoding,  # type: ignore[arg-type]
+                        required=body_required)
+
+    # -- output -----------------------------------------------------------------------------------
+    def output_schema(self, op: dict[str, Any]) -> dict[str, Any] | None:
+        responses = op.get("responses")
+        if not self.profile.output_schemas or not isinstance(responses, dict):
+            return None
+        by_code = {str(code): value for code, value in responses.items()}
+        codes = sorted((c for c in by_code if c.startswith("2")), key=lambda c: (c != "200", c))
+        if not codes:
+            return None
+        response = deref(self.document, by_code[codes[0]])
+        picked = _pick_media(response.get("content")) if isinstance(response, dict) else None
+        if picked is None or picked[1] != "json" or "schema" not in picked[2]:
+            return None
+        schema = picked[2]["schema"]
+        if self.object_fields(schema) is None:
+            return None
+        return {"type": "object", **self.converter.shape(schema)}
+
+    # -- the operation --------------------------------------------------------------------------
+    def compile(self, path: str, method: str, item: dict[str, Any], op: dict[str, Any], registry: NameRegistry,
+                base_url: str | None) -> CompiledTool:
+        label = f"{method.upper()} {path}"
+        names = _Arguments()
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        refs: set[str] = set()
+        bindings: list[ParamBinding] = []
+        idempotency_header = None
+        for param in self.parameters(item, op, path):
+            location = param["in"]
+            argument = names.claim(param["name"], location)
+            schema, as_json = self.param_schema(param, refs)
+            properties[argument] = schema
+            if location == "path" or param.get("required") is True:
+                required.append(argument)
+            style = param.get("style") if isinstance(param.get("style"), str) else _DEFAULT_STYLE[location]
+            explode = param["explode"] if isinstance(param.get("explode"), bool) else style == "form"
+            bindings.append(ParamBinding(argument, param["name"], location, style, explode, as_json))
+            if location == "header" and param["name"].lower() == "idempotency-key":
+                idempotency_header = param["name"]
+        body = self.body(op, names, properties, required, refs)
+        operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
+        if idempotency_header is None and (label in self.profile.idempotent_operations
+                                           or operation_id in self.profile.idempotent_operations):
+            idempotency_header = "Idempotency-Key"
+        input_schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            input_schema["required"] = list(dict.fromkeys(required))
+        input_schema["additionalProperties"] = False
+        if refs:
+            input_schema["$defs"] = self.converter.defs_for(refs)
+        override = self.profile.overrides.get(operation_id or "") or self.profile.overrides.get(label)
+        wanted = (override.name if override and override.name else None) or clean(operation_id or "") or \
+            derived_name(method, path)
+        if self.profile.tool_prefix:
+            wanted = f"{self.profile.tool_prefix}_{wanted}"
+        summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
+        annotations = dict(_ANNOTATIONS.get(method.upper(), {"readOnlyHint": False}))
+        annotations["openWorldHint"] = True
+        if override:
+            annotations.update(override.annotations)
+        description = override.description if override and override.description else self.description(op, summary)
+        tags = tuple(str(t) for t in op.get("tags") or [] if isinstance(t, str | int))
+        return CompiledTool(
+            name=registry.claim(wanted),
+            title=(override.title if override and override.title else summary[:120] or None),
+            description=f"{description}\n\n{label}".strip(),
+            input_schema=input_schema,
+            output_schema=self.output_schema(op),
+            annotations=annotations,
+            plan=CallPlan(method=method.upper(), path=path, params=tuple(bindings), body=body,
+                          base_url=base_url, idempotency_header=idempotency_header),
+            operation=label,
+            operation_id=operation_id,
+            tags=tags,
+        )
+
+    def description(self, op: dict[str, Any], summary: str) -> str:
+        text = op.get("description").strip() if isinstance(op.get("description"), str) else ""
+        parts = [summary] if summary else []
+        if text and text != summary:
+            parts.append(text)
+        joined = "\n\n".join(parts)
+        limit = self.profile.description_limit
+        if len(joined) > limit:
+            joined = joined[: limit - 1].rstrip() + "…"
+        if op.get("deprecated") is True:
+            joined = f"[Deprecated] {joined}".strip()
+        return joined
+
+
+def _is_binary(schema: Any, converter: SchemaConverter) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("type") == "array":
+        return _is_binary(converter.resolve(schema.get("items")), converter)
+    return schema.get("format") in ("binary", "byte") or (
+        schema.get("type") == "string" and isinstance(schema.get("contentMediaType"), str)
+        and not schema["contentMediaType"].startswith("text/"))
+
+
+def _file_schema(schema: dict[str, Any], converter: SchemaConverter) -> dict[str, Any]:
+    text = "File content: base64-encoded bytes, or plain text"
+    if isinstance(schema.get("description"), str):
+        text = f"{schema['description'].strip()} ({text})"
+    if schema.get("type") == "array":
+        return {"type": "array", "items": {"type": "string"}, "description": text}
+    return {"type": "string", "description": text}
+
+
+def compile_document(document: dict[str, Any], profile: Profile, registry: NameRegistry | None = None) -> Compilation:
+    """Compile every selected operation; a bad operation is skipped with its reason, never the whole document."""
+    openapi_31 = str(document.get("openapi", "")).startswith("3.1")
+    converter = SchemaConverter(document, openapi_31)
+    compiler = _OperationCompiler(document, profile, converter)
+    registry = registry or NameRegistry(profile.name_limit)
+    tools: list[CompiledTool] = []
+    skipped: list[Skipped] = []
+    operations = 0
+    paths = document.get("paths") or {}
+    for path, raw_item in paths.items() if isinstance(paths, dict) else ():
+        path = str(path)
+        try:
+            item = deref(document, raw_item)
+        except OperationSkipped as exc:
+            skipped.append(Skipped(f"* {path}", str(exc)))
+            continue
+        if not isinstance(item, dict):
+            continue
+        item_server = server_url(item.get("servers"))
+        for method in METHODS:
+            op = item.get(method)
+            if not isinstance(op, dict):
+                continue
+            operations += 1
+            operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
+            tags = [str(t) for t in op.get("tags") or [] if isinstance(t, str)]
+            if not selected(profile, method.upper(), path, operation_id, tags):
+                continue
+            try:
+                base = server_url(op.get("servers")) or item_server
+                tools.append(compiler.compile(path, method, item, op, registry, base))
+            except OperationSkipped as exc:
+                skipped.append(Skipped(f"{method.upper()} {path}", str(exc)))
+            except RecursionError:
+                skipped.append(Skipped(f"{method.upper()} {path}", "schema nests too deeply to convert"))
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    return Compilation(
+        tools=tuple(tools),
+        skipped=tuple(skipped),
+        operations=operations,
+        default_base_url=server_url(document.get("servers")),
+        security_schemes=schemes if isinstance(schemes, dict) else {},
+    )

@@ -1,0 +1,214 @@
+"""Targets -> a running set of tools: load and compile each API, then serve calls by interpreting plans."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+import mcp_types as types
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from mcp_gateway.compile import Compilation, compile_document
+from mcp_gateway.compile.naming import NameRegistry
+from mcp_gateway.errors import DocumentError, GatewayError
+from mcp_gateway.plan import CompiledTool
+from mcp_gateway.profile import Auth, Profile, expand_env, load_profile, looks_like_profile
+from mcp_gateway.request import build_request
+from mcp_gateway.response import error_result, render_error, render_success
+from mcp_gateway.spec import read_document
+from mcp_gateway.spec.load import is_url
+from mcp_gateway.upstream import Credentials, Upstream, UpstreamError
+
+log = logging.getLogger("mcp_gateway")
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Command-line settings for bare documents (and `--base-url` for a single profile)."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key_header: str | None = None
+    bearer_env: str | None = None
+    spec_timeout: float = 10.0
+
+
+def profile_for(target: str, options: TargetOptions, single: bool) -> Profile:
+    """A profile from a YAML profile file, or one made from the flags for a bare document."""
+    if looks_like_profile(target):
+        profile = load_profile(target)
+        if options.base_url and single:
+            profile = profile.model_copy(update={"base_url": options.base_url})
+        return profile
+    auth = Auth()
+    if options.bearer_env:
+        auth = Auth(type="bearer", env=options.bearer_env)
+    elif options.api_key_env:
+        auth = Auth(type="api_key", env=options.api_key_env, name=options.api_key_header or "X-API-Key")
+    name = Path(target.split("?")[0]).stem.split(".")[0] or "api"
+    return Profile(name=name, spec=target, base_url=options.base_url, auth=auth)
+
+
+def read_spec(profile: Profile, timeout: float) -> dict[str, Any]:
+    """The profile's document, or its fallback (with a warning) when the document cannot be had."""
+    try:
+        return read_document(profile.spec, timeout=timeout)
+    except DocumentError as exc:
+        if not profile.spec_fallback:
+            raise
+        log.warning("%s; using the bundled copy %s instead", exc, profile.spec_fallback)
+        return read_document(profile.spec_fallback, timeout=timeout)
+
+
+def _api_key_scheme(schemes: dict[str, Any]) -> dict[str, Any] | None:
+    keys = [s for s in schemes.values() if isinstance(s, dict) and s.get("type") == "apiKey"]
+    return keys[0] if len(keys) == 1 else None
+
+
+def refine_auth(profile: Profile, options: TargetOptions, compilation: Compilation) -> Profile:
+    """For a bare document with `--api-key-env` and no header name, use the document's own apiKey scheme."""
+    scheme = _api_key_scheme(compilation.security_schemes)
+    if profile.auth.type != "api_key" or options.api_key_header or looks_like_profile(profile.spec) or not scheme:
+        return profile
+    auth = profile.auth.model_copy(update={"in_": scheme.get("in", "header"), "name": scheme.get("name", "X-API-Key")})
+    return profile.model_copy(update={"auth": auth})
+
+
+def base_url_for(profile: Profile, compilation: Compilation) -> str | None:
+    """The explicit base URL, else the document's first server (relative ones resolved against a spec URL)."""
+    if profile.base_url:
+        return expand_env(profile.base_url, f"profile {profile.name} (base_url)")
+    url = compilation.default_base_url
+    if url and not url.startswith(("http://", "https://")):
+        return urljoin(profile.spec, url) if is_url(profile.spec) else None
+    return url
+
+
+@dataclass
+class Service:
+    """One API being served: its compiled tools and the upstream that answers them."""
+
+    profile: Profile
+    compilation: Compilation
+    upstream: Upstream | None  # None: no base URL known, so calls explain how to set one
+
+
+class Gateway:
+    """All tools of all targets, with compiled argument validators, served by name."""
+
+    def __init__(self, services: list[Service], page_size: int = 500) -> None:
+        self.services = services
+        self.page_size = page_size
+        self.tools: dict[str, tuple[CompiledTool, Service]] = {}
+        for service in services:
+            for tool in service.compilation.tools:
+                self.tools[tool.name] = (tool, service)
+        self._listed = [types.Tool.model_validate(tool.to_mcp()) for tool, _ in self.tools.values()]
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def page(self, cursor: str | None) -> tuple[list[types.Tool], str | None]:
+        """One page of tools/list; the cursor is the offset of the next page."""
+        start = int(cursor) if cursor and cursor.isdigit() else 0
+        if cursor and not cursor.isdigit():
+            raise ValueError(f"invalid cursor {cursor!r}")
+        if self.page_size <= 0:
+            return self._listed, None
+        end = start + self.page_size
+        return self._listed[start:end], (str(end) if end < len(self._listed) else None)
+
+    def input_schema(self, name: str) -> dict[str, Any] | None:
+        """The input schema of a tool, for the SDK's header validation."""
+        entry = self.tools.get(name)
+        return entry[0].input_schema if entry else None
+
+    def _validator(self, tool: CompiledTool) -> Draft202012Validator:
+        validator = self._validators.get(tool.name)
+        if validator is None:
+            validator = self._validators[tool.name] = Draft202012Validator(tool.input_schema)
+        return validator
+
+    def check_arguments(self, tool: CompiledTool, arguments: dict[str, Any]) -> str | None:
+        """None when the arguments fit the tool's inputSchema, else a message naming the argument."""
+        error = best_match(self._validator(tool).iter_errors(arguments))
+        if error is None:
+            return None
+        where = "/".join(str(p) for p in error.absolute_path)
+        message = error.message if len(error.message) <= 400 else error.message[:400] + "…"
+        subject = f"argument `{where}`" if where else "the arguments"
+        return (f"Invalid arguments for {tool.name}: {subject}: {message}. Nothing was sent upstream; "
+                f"fix the arguments to match the tool's inputSchema and call again.")
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+        """Validate, send and render one tool call; every failure becomes an isError result."""
+        entry = self.tools.get(name)
+        if entry is None:
+            return error_result(f"Unknown tool {name!r}. Call tools/list to see the tools this server offers.")
+        tool, service = entry
+        problem = self.check_arguments(tool, arguments)
+        if problem:
+            return error_result(problem)
+        upstream = service.upstream
+        if upstream is None:
+            return error_result(f"{name} cannot be called: no base URL is known for {service.profile.name}. "
+                                "Start the server with --base-url URL, or set base_url in the profile.")
+        missing = upstream.credentials.missing
+        if missing:
+            return error_result(f"{name} needs credentials: set the environment variable {' and '.join(missing)} "
+                                "and restart the server.")
+        try:
+            parts = build_request(tool.plan, arguments)
+            base = None if service.profile.base_url else tool.plan.base_url
+            reply = await upstream.send(parts, base)
+        except UpstreamError as exc:
+            return error_result(f"{name} failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the agent gets a message, the log gets the detail
+            log.error("unexpected error in %s: %s", name, upstream.redact(repr(exc)))
+            return error_result(f"{name} failed with an internal error ({type(exc).__name__}); see the server log.")
+        if reply.status >= 400 or reply.status < 200:
+            result = render_error(tool, reply, upstream.credentials.env_names())
+        else:
+            result = render_success(tool, reply, service.profile.max_response_bytes)
+        for block in result.content:
+            if isinstance(block, types.TextContent):
+                block.text = upstream.redact(block.text)
+        return result
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        clients = {id(s.upstream.client): s.upstream.client for s in self.services if s.upstream}
+        for client in clients.values():
+            await client.aclose()
+
+
+def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 500,
+                  client: httpx.AsyncClient | None = None) -> Gateway:
+    """Load, compile and wire every target; a target that fails stops start-up with its reason."""
+    registry = NameRegistry(64)
+    services: list[Service] = []
+    shared = client or httpx.AsyncClient(follow_redirects=True, limits=httpx.Limits(max_connections=100))
+    for target in targets:
+        profile = profile_for(target, options, single=len(targets) == 1)
+        document = read_spec(profile, options.spec_timeout)
+        registry.limit = profile.name_limit
+        compilation = compile_document(document, profile, registry)
+        profile = refine_auth(profile, options, compilation)
+        base_url = base_url_for(profile, compilation)
+        headers = {k: expand_env(v, f"profile {profile.name} (headers.{k})") for k, v in profile.headers.items()}
+        upstream = None
+        if base_url:
+            upstream = Upstream(base_url, Credentials(profile.auth), headers, profile.timeout,
+                                profile.max_response_bytes, shared)
+        else:
+            log.warning("%s: no absolute server URL in the document; pass --base-url to make calls", profile.name)
+        services.append(Service(profile, compilation, upstream))
+        log.info("%s: %d tools from %d operations (%d skipped)", profile.name, len(compilation.tools),
+                 compilation.operations, len(compilation.skipped))
+    return Gateway(services, page_size)
+
+
+__all__ = ["Gateway", "GatewayError", "TargetOptions", "build_gateway", "profile_for", "read_spec"]

@@ -1,0 +1,215 @@
+"""CallPlan + arguments -> the parts of one HTTP request (pure: no I/O, no auth)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from mcp_gateway.plan import BodyPlan, CallPlan, FieldEncoding, ParamBinding
+
+
+@dataclass
+class RequestParts:
+    """Everything but auth and the base URL: those belong to the upstream."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: list[tuple[str, str]] = field(default_factory=list)
+    content: bytes | None = None
+
+
+def text(value: Any) -> str:
+    """A scalar as it is written in a URL, header or form: JSON spelling for booleans and numbers."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_bytes(value: Any) -> bytes:
+    """File or binary body content: base64 when it decodes cleanly, else the text itself as UTF-8."""
+    if not isinstance(value, str):
+        return text(value).encode()
+    compact = "".join(value.split())
+    if compact and len(compact) % 4 == 0:
+        try:
+            return base64.b64decode(compact, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    return value.encode()
+
+
+def _pairs(value: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(str(k), v) for k, v in value.items() if v is not None]
+
+
+def _flat(value: Any, explode_pairs: bool) -> str:
+    """Simple-style list/object text: `a,b` or `k,v,k2,v2` (`k=v,k2=v2` when exploded)."""
+    if isinstance(value, list):
+        return ",".join(text(v) for v in value)
+    if isinstance(value, dict):
+        if explode_pairs:
+            return ",".join(f"{k}={text(v)}" for k, v in _pairs(value))
+        return ",".join(f"{k},{text(v)}" for k, v in _pairs(value))
+    return text(value)
+
+
+def deep_object(name: str, value: Any) -> list[tuple[str, str]]:
+    """`name[key][sub]=v` pairs; arrays as `name[key][0]=v`, the form most form-encoding servers parse."""
+    if isinstance(value, dict):
+        out: list[tuple[str, str]] = []
+        for key, sub in _pairs(value):
+            out.extend(deep_object(f"{name}[{key}]", sub))
+        return out
+    if isinstance(value, list):
+        out = []
+        for i, sub in enumerate(value):
+            out.extend(deep_object(f"{name}[{i}]", sub))
+        return out
+    return [(name, text(value))]
+
+
+def styled_pairs(name: str, value: Any, style: str, explode: bool) -> list[tuple[str, str]]:
+    """Query, cookie and form-field serialisation by OpenAPI style."""
+    if style == "deepObject":
+        return deep_object(name, value)
+    if isinstance(value, list):
+        if style == "spaceDelimited" and not explode:
+            return [(name, " ".join(text(v) for v in value))]
+        if style == "pipeDelimited" and not explode:
+            return [(name, "|".join(text(v) for v in value))]
+        if explode:
+            return [(name, text(v)) for v in value]
+        return [(name, _flat(value, False))]
+    if isinstance(value, dict):
+        if explode:
+            return [(k, text(v)) for k, v in _pairs(value)]
+        return [(name, _flat(value, False))]
+    return [(name, text(value))]
+
+
+def _path_value(binding: ParamBinding, value: Any) -> str:
+    if binding.as_json:
+        return quote(text(value) if isinstance(value, str) else json.dumps(value), safe="")
+    if isinstance(value, list):
+        encoded = [quote(text(v), safe="") for v in value]
+    elif isinstance(value, dict):
+        sep = "=" if binding.explode else ","
+        encoded = [f"{quote(k, safe='')}{sep}{quote(text(v), safe='')}" for k, v in _pairs(value)]
+    else:
+        encoded = [quote(text(value), safe="")]
+    joined = ",".join(encoded)
+    if binding.style == "label":
+        return "." + joined
+    if binding.style == "matrix":
+        return f";{binding.name}={joined}"
+    return joined
+
+
+def _place_param(parts: RequestParts, binding: ParamBinding, value: Any) -> None:
+    if binding.location == "path":
+        parts.path = parts.path.replace("{" + binding.name + "}", _path_value(binding, value))
+    elif binding.as_json and not isinstance(value, str):
+        encoded = json.dumps(value, separators=(",", ":"))
+        if binding.location == "query":
+            parts.query.append((binding.name, encoded))
+        elif binding.location == "header":
+            parts.headers[binding.name] = encoded
+        else:
+            parts.cookies.append((binding.name, encoded))
+    elif binding.location == "query":
+        parts.query.extend(styled_pairs(binding.name, value, binding.style, binding.explode))
+    elif binding.location == "header":
+        parts.headers[binding.name] = _flat(value, binding.explode)
+    else:
+        parts.cookies.extend(styled_pairs(binding.name, value, "form", binding.explode))
+
+
+def _body_value(body: BodyPlan, arguments: dict[str, Any]) -> Any:
+    if body.argument is not None:
+        return arguments.get(body.argument)
+    values = {prop: arguments[arg] for arg, prop in body.fields if arg in arguments}
+    return values if values or body.required else None
+
+
+def _form_pairs(value: dict[str, Any], encodings: dict[str, FieldEncoding]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name, sub in _pairs(value):
+        enc = encodings.get(name, FieldEncoding())
+        if enc.content_type and "json" in enc.content_type and not isinstance(sub, str):
+            out.append((name, json.dumps(sub, separators=(",", ":"))))
+        else:
+            out.extend(styled_pairs(name, sub, enc.style, enc.explode))
+    return out
+
+
+def _multipart(value: dict[str, Any], body: BodyPlan, boundary: str) -> bytes:
+    """RFC 7578 form data: file fields as parts with a filename, others as text (JSON for structures)."""
+    encodings = dict(body.encoding)
+    chunks: list[bytes] = []
+
+    def part(name: str, payload: bytes, content_type: str | None, filename: str | None) -> None:
+        disposition = f'form-data; name="{quote(name)}"' + (f'; filename="{quote(filename)}"' if filename else "")
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        if content_type:
+            head += f"Content-Type: {content_type}\r\n"
+        chunks.append(head.encode() + b"\r\n" + payload + b"\r\n")
+
+    for name, sub in _pairs(value):
+        declared = (encodings.get(name) or FieldEncoding()).content_type
+        items = sub if isinstance(sub, list) and name in body.binary_fields else [sub]
+        for item in items:
+            if name in body.binary_fields:
+                content_type = (declared or "application/octet-stream").split(",")[0].strip()
+                part(name, decode_bytes(item), content_type, name)
+            elif isinstance(item, dict | list):
+                part(name, json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode(),
+                     "application/json", None)
+            else:
+                part(name, text(item).encode(), None, None)
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks)
+
+
+def _place_body(parts: RequestParts, body: BodyPlan, value: Any) -> None:
+    media = body.media_type
+    if body.kind == "json":
+        parts.content = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        parts.headers["Content-Type"] = "application/json" if "*" in media else media
+    elif body.kind == "form":
+        pairs = _form_pairs(value, dict(body.encoding)) if isinstance(value, dict) else []
+        parts.content = urlencode(pairs).encode()
+        parts.headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body.kind == "multipart":
+        boundary = uuid.uuid4().hex
+        parts.content = _multipart(value if isinstance(value, dict) else {}, body, boundary)
+        parts.headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    elif body.kind == "text":
+        parts.content = text(value).encode()
+        parts.headers["Content-Type"] = media
+    else:
+        parts.content = decode_bytes(value)
+        parts.headers["Content-Type"] = media
+
+
+def build_request(plan: CallPlan, arguments: dict[str, Any]) -> RequestParts:
+    """Place each argument where its plan says; nothing the plan does not name is sent."""
+    parts = RequestParts(method=plan.method, path=plan.path)
+    for binding in plan.params:
+        if binding.argument in arguments and arguments[binding.argument] is not None:
+            _place_param(parts, binding, arguments[binding.argument])
+    if plan.body is not None:
+        value = _body_value(plan.body, arguments)
+        if value is not None:
+            _place_body(parts, plan.body, value)
+    if plan.idempotency_header and not any(k.lower() == plan.idempotency_header.lower() for k in parts.headers):
+        parts.headers[plan.idempotency_header] = str(uuid.uuid4())
+    return parts

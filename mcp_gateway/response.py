@@ -1,0 +1,138 @@
+"""An upstream reply -> an MCP tool result written for an agent to read."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import mcp_types as types
+
+from mcp_gateway.plan import CompiledTool
+from mcp_gateway.upstream import Reply
+
+_RATE_HEADERS = ("retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+                 "x-ratelimit-reset-requests", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
+                 "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")
+
+
+def error_result(message: str) -> types.CallToolResult:
+    """An `isError` result the agent can read and act on."""
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+
+
+def _media(reply: Reply) -> str:
+    return reply.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _is_json(media: str) -> bool:
+    return media == "application/json" or media.endswith("+json") or media.endswith("/json")
+
+
+def _decode_text(reply: Reply) -> str:
+    charset = "utf-8"
+    for piece in reply.headers.get("content-type", "").split(";")[1:]:
+        key, _, value = piece.strip().partition("=")
+        if key.lower() == "charset" and value:
+            charset = value.strip('"')
+    try:
+        return reply.body.decode(charset, errors="replace")
+    except LookupError:
+        return reply.body.decode("utf-8", errors="replace")
+
+
+def _truncated_note(reply: Reply, shown: int) -> str:
+    total = f"{reply.total_bytes:,}" if reply.total_bytes > shown else f"more than {shown:,}"
+    return (f"\n\n[truncated: the response was {total} bytes and only the first {shown:,} are shown; "
+            "ask for less, e.g. with paging or filter arguments]")
+
+
+def error_message(data: Any, raw: str) -> str:
+    """The readable part of an error body: `{"error": {"message", "type", "code"}}` and its cousins."""
+    if isinstance(data, dict):
+        inner = data.get("error")
+        if isinstance(inner, dict):
+            message = inner.get("message") or inner.get("detail") or json.dumps(inner)[:500]
+            extra = [f"{k}: {inner[k]}" for k in ("type", "code") if isinstance(inner.get(k), str | int)]
+            return f"{message}" + (f" ({', '.join(extra)})" if extra else "")
+        for key in ("message", "error", "detail", "title", "error_description", "msg"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, list) and value:  # FastAPI-style validation errors
+                return json.dumps(value, ensure_ascii=False)[:1000]
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            return json.dumps(errors, ensure_ascii=False)[:1000]
+    return raw.strip()[:1000]
+
+
+def render_error(tool: CompiledTool, reply: Reply, auth_env: list[str]) -> types.CallToolResult:
+    """A non-2xx reply: status, the upstream's own message, and what to do next."""
+    raw = _decode_text(reply)
+    try:
+        data = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        data = None
+    message = error_message(data, raw) or "(no message in the body)"
+    lines = [f"{tool.name} failed: the upstream answered HTTP {reply.status} {reply.reason} to {tool.operation}.",
+             f"Upstream message: {message}"]
+    if reply.status == 401 and auth_env:
+        lines.append(f"The credentials were rejected or missing: set a valid key in {' / '.join(auth_env)}.")
+    elif reply.status == 403 and auth_env:
+        lines.append(f"The key in {' / '.join(auth_env)} is not allowed to do this.")
+    elif reply.status == 429 or reply.status == 503:
+        limits = [f"{h}: {reply.headers[h]}" for h in _RATE_HEADERS if h in reply.headers]
+        if limits:
+            lines.append("Rate limit: " + "; ".join(limits))
+        wait = reply.headers.get("retry-after")
+        lines.append(f"Wait {wait}s before trying again." if wait else "Wait a little before trying again.")
+    return error_result("\n".join(lines))
+
+
+def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.CallToolResult:
+    """A 2xx reply: JSON as text plus structuredContent, text as text, images and other bytes as such."""
+    media = _media(reply)
+    cut = reply.total_bytes > len(reply.body) or len(reply.body) > max_bytes
+    body = reply.body[:max_bytes]
+    if not body:
+        text = f"{tool.operation} succeeded with HTTP {reply.status} {reply.reason} and no content."
+        return _with_structure(tool, [types.TextContent(type="text", text=text)], {})
+    if media.startswith("image/") and not cut:
+        data = base64.b64encode(body).decode()
+        return types.CallToolResult(content=[types.ImageContent(type="image", data=data, mime_type=media)],
+                                    structured_content={} if tool.output_schema else None)
+    if media.startswith("audio/") and not cut:
+        data = base64.b64encode(body).decode()
+        return types.CallToolResult(content=[types.AudioContent(type="audio", data=data, mime_type=media)],
+                                    structured_content={} if tool.output_schema else None)
+    textual = _is_json(media) or media.startswith("text/") or media.endswith(("xml", "javascript")) or not media
+    if not textual:
+        if cut:
+            note = (f"{tool.operation} returned {reply.total_bytes:,} bytes of {media}, more than the "
+                    f"{max_bytes:,}-byte limit; it was not returned.")
+            return _with_structure(tool, [types.TextContent(type="text", text=note)], {})
+        resource = types.BlobResourceContents(uri=reply.url, mime_type=media or "application/octet-stream",
+                                              blob=base64.b64encode(body).decode())
+        return _with_structure(tool, [types.EmbeddedResource(type="resource", resource=resource)], {})
+    raw = reply.body.decode("utf-8", errors="replace") if not cut else _decode_text(reply)[:max_bytes]
+    if not cut and (_is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        else:
+            compact = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+            if len(compact.encode()) <= max_bytes:
+                structured = data if isinstance(data, dict) else {"result": data} if tool.output_schema else None
+                return types.CallToolResult(content=[types.TextContent(type="text", text=compact)],
+                                            structured_content=structured)
+            raw = compact[:max_bytes]
+            cut = True
+    text = raw + (_truncated_note(reply, len(body)) if cut else "")
+    return _with_structure(tool, [types.TextContent(type="text", text=text)], {})
+
+
+def _with_structure(tool: CompiledTool, content: list[Any], structure: dict[str, Any]) -> types.CallToolResult:
+    """A declared outputSchema needs structuredContent on every success; its shape-only schema accepts `{}`."""
+    return types.CallToolResult(content=content, structured_content=structure if tool.output_schema else None)

@@ -1,0 +1,77 @@
+"""The MCP server: the SDK's low-level `Server` over a Gateway, on stdio or streamable HTTP."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import mcp_types as types
+from mcp.server import Server
+from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mcp_gateway import __version__
+from mcp_gateway.gateway import Gateway
+
+log = logging.getLogger("mcp_gateway")
+
+
+def build_server(gateway: Gateway) -> Server[Any]:
+    """A low-level MCP server whose tools are the gateway's."""
+
+    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        try:
+            tools, next_cursor = gateway.page(params.cursor if params else None)
+        except ValueError as exc:
+            raise MCPError(types.INVALID_PARAMS, f"{exc}; start again without a cursor") from None
+        return types.ListToolsResult(tools=tools, next_cursor=next_cursor)
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        return await gateway.call(params.name, params.arguments or {})
+
+    names = ", ".join(s.profile.name for s in gateway.services)
+    return Server(
+        "mcp-gateway",
+        version=__version__,
+        instructions=f"Tools that call these HTTP APIs: {names}. Each tool's description ends with its "
+        "HTTP method and path.",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        get_tool_input_schema=gateway.input_schema,
+    )
+
+
+async def serve_stdio(gateway: Gateway) -> None:
+    """Serve on stdin/stdout (stdout is the JSON-RPC wire; logs go to stderr)."""
+    server = build_server(gateway)
+    try:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+    finally:
+        await gateway.aclose()
+
+
+def http_app(gateway: Gateway, host: str) -> Starlette:
+    """The ASGI app: MCP at /mcp and a health check at /healthz."""
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "tools": len(gateway.tools)})
+
+    server = build_server(gateway)
+    return server.streamable_http_app(host=host, custom_starlette_routes=[Route("/healthz", health)])
+
+
+async def serve_http(gateway: Gateway, host: str, port: int) -> None:
+    """Serve streamable HTTP at http://HOST:PORT/mcp until interrupted."""
+    import uvicorn
+
+    config = uvicorn.Config(http_app(gateway, host), host=host, port=port, log_level="warning", lifespan="on")
+    log.info("serving MCP at http://%s:%d/mcp", host, port)
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        await gateway.aclose()

@@ -1,0 +1,98 @@
+"""Bring every other-file `$ref` into the root document, so later stages see local refs only.
+
+A referenced file is stored once under `x-bundled/<id>` and each ref to it is rewritten to a local
+pointer. Extension keys (`x-*`) are not walked: vendor add-ons such as code samples often point at
+files that were never published. A ref whose file cannot be read is left as it is; the compiler
+then skips only the operations that need it, with that reason.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from mcp_gateway.errors import DocumentError
+from mcp_gateway.spec.load import fetch_text, is_url, parse_text
+
+BUNDLE_KEY = "x-bundled"
+
+
+class _Bundler:
+    def __init__(self, root: dict[str, Any], timeout: float) -> None:
+        self.root = root
+        self.timeout = timeout
+        self.ids: dict[str, str | None] = {}  # absolute location -> id under x-bundled (None: unreadable)
+        self.bundled: dict[str, Any] = {}
+
+    def location(self, base: str, target: str) -> str:
+        if is_url(base):
+            return urljoin(base, target)
+        return str((Path(base).parent / target).resolve())
+
+    def file_id(self, location: str) -> str | None:
+        if location in self.ids:
+            return self.ids[location]
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(location.split("?")[0]).stem) or "file"
+        candidate, n = stem, 1
+        while candidate in self.bundled:
+            n += 1
+            candidate = f"{stem}_{n}"
+        self.ids[location] = candidate
+        try:
+            content = parse_text(fetch_text(location, self.timeout), location)
+        except DocumentError:
+            self.ids[location] = None
+            return None
+        self.bundled[candidate] = content
+        self.bundled[candidate] = self.walk(content, location, candidate)
+        return candidate
+
+    def rewrite(self, ref: str, base: str, own_id: str | None) -> str:
+        target, _, fragment = ref.partition("#")
+        if not target:
+            return f"#/{BUNDLE_KEY}/{own_id}{fragment}" if own_id else ref
+        file_id = self.file_id(self.location(base, target))
+        if file_id is None:
+            return ref
+        return f"#/{BUNDLE_KEY}/{file_id}{fragment}"
+
+    def walk(self, node: Any, base: str, own_id: str | None) -> Any:
+        if isinstance(node, dict):
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str):
+                    out[key] = self.rewrite(value, base, own_id)
+                elif isinstance(key, str) and key.startswith("x-"):
+                    out[key] = value
+                else:
+                    out[key] = self.walk(value, base, own_id)
+            return out
+        if isinstance(node, list):
+            return [self.walk(item, base, own_id) for item in node]
+        return node
+
+
+def _has_external_ref(node: Any) -> bool:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                return True
+            stack.extend(v for k, v in item.items() if not (isinstance(k, str) and k.startswith("x-")))
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def bundle_external_refs(document: dict[str, Any], base: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Return the document with other-file refs rewritten to local pointers (unchanged if it has none)."""
+    if not _has_external_ref(document):
+        return document
+    bundler = _Bundler(document, timeout)
+    result = bundler.walk(document, base, None)
+    result[BUNDLE_KEY] = bundler.bundled
+    return result
