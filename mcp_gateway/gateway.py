@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,10 @@ from mcp_gateway.request import build_request
 from mcp_gateway.response import error_result, render_error, render_success
 from mcp_gateway.spec import read_document
 from mcp_gateway.spec.load import is_url
+from mcp_gateway.streaming import StreamAssembler
 from mcp_gateway.upstream import Credentials, Upstream, UpstreamError
+
+Progress = Callable[[float, str], Awaitable[None]]
 
 log = logging.getLogger("mcp_gateway")
 
@@ -143,8 +148,12 @@ class Gateway:
         return (f"Invalid arguments for {tool.name}: {subject}: {message}. Nothing was sent upstream; "
                 f"fix the arguments to match the tool's inputSchema and call again.")
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
-        """Validate, send and render one tool call; every failure becomes an isError result."""
+    async def call(self, name: str, arguments: dict[str, Any], progress: Progress | None = None
+                   ) -> types.CallToolResult:
+        """Validate, send and render one tool call; every failure becomes an isError result.
+
+        An event-stream answer is assembled into one result; `progress` hears about each event.
+        """
         entry = self.tools.get(name)
         if entry is None:
             return error_result(f"Unknown tool {name!r}. Call tools/list to see the tools this server offers.")
@@ -160,16 +169,28 @@ class Gateway:
         if missing:
             return error_result(f"{name} needs credentials: set the environment variable {' and '.join(missing)} "
                                 "and restart the server.")
+        assembler = StreamAssembler()
+
+        async def on_event(event: str, data: str) -> None:
+            assembler.add(event, data)
+            if progress is not None:
+                await progress(assembler.events, f"{assembler.events} events received")
+
         try:
             parts = build_request(tool.plan, arguments)
             base = None if service.profile.base_url else tool.plan.base_url
-            reply = await upstream.send(parts, base)
+            reply = await upstream.send(parts, base, on_event)
         except UpstreamError as exc:
             return error_result(f"{name} failed: {exc}")
         except Exception as exc:  # noqa: BLE001 - the agent gets a message, the log gets the detail
             log.error("unexpected error in %s: %s", name, upstream.redact(repr(exc)))
             return error_result(f"{name} failed with an internal error ({type(exc).__name__}); see the server log.")
-        if reply.status >= 400 or reply.status < 200:
+        if reply.streamed:
+            assembled = assembler.result()
+            text = json.dumps(assembled, separators=(",", ":"), ensure_ascii=False)
+            result = types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                          structured_content=assembled)
+        elif reply.status >= 400 or reply.status < 200:
             result = render_error(tool, reply, upstream.credentials.env_names())
         else:
             result = render_success(tool, reply, service.profile.max_response_bytes)

@@ -31,7 +31,10 @@ def build_server(gateway: Gateway) -> Server[Any]:
         return types.ListToolsResult(tools=tools, next_cursor=next_cursor)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        return await gateway.call(params.name, params.arguments or {})
+        async def progress(done: float, message: str) -> None:
+            await ctx.session.report_progress(done, None, message)
+
+        return await gateway.call(params.name, params.arguments or {}, progress)
 
     names = ", ".join(s.profile.name for s in gateway.services)
     return Server(

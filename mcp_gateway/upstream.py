@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -11,6 +12,10 @@ import httpx
 
 from mcp_gateway.profile import Auth
 from mcp_gateway.request import RequestParts
+from mcp_gateway.streaming import SSEParser
+
+EventHandler = Callable[[str, str], Awaitable[None]]
+MAX_STREAM_BYTES = 32 * 1024 * 1024
 
 
 class UpstreamError(Exception):
@@ -27,6 +32,7 @@ class Reply:
     body: bytes
     total_bytes: int  # what the upstream sent or announced; > len(body) when the body was cut
     url: str
+    streamed: bool = False
 
 
 class Credentials:
@@ -109,8 +115,13 @@ class Upstream:
             headers=headers, content=parts.content, timeout=self.timeout,
         )
 
-    async def send(self, parts: RequestParts, base_url: str | None = None) -> Reply:
-        """Send one request and read at most `max_response_bytes` of the answer."""
+    async def send(self, parts: RequestParts, base_url: str | None = None,
+                   on_event: EventHandler | None = None) -> Reply:
+        """Send one request and read at most `max_response_bytes` of the answer.
+
+        A successful text/event-stream answer is handed to `on_event` event by event instead of being
+        kept (the Reply's body is then empty and `streamed` is true).
+        """
         try:
             request = self._request(parts, base_url)
         except (httpx.InvalidURL, UnicodeEncodeError, ValueError) as exc:
@@ -128,6 +139,11 @@ class Upstream:
         except httpx.HTTPError as exc:
             raise UpstreamError(self.redact(f"{target} failed: {type(exc).__name__}: {exc}")) from None
         try:
+            media = response.headers.get("content-type", "")
+            if on_event is not None and media.startswith("text/event-stream") and response.status_code < 400:
+                total = await _read_events(response, on_event)
+                return Reply(response.status_code, response.reason_phrase, response.headers, b"", total,
+                             str(request.url.copy_with(query=None)), streamed=True)
             body = bytearray()
             total = 0
             async for chunk in response.aiter_bytes():
@@ -147,3 +163,18 @@ class Upstream:
             await response.aclose()
         return Reply(response.status_code, response.reason_phrase, response.headers, bytes(body), total,
                      str(request.url.copy_with(query=None)))
+
+
+async def _read_events(response: httpx.Response, on_event: EventHandler) -> int:
+    """Feed a server-sent event stream to `on_event`; stops after MAX_STREAM_BYTES."""
+    parser = SSEParser()
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        for event, data in parser.feed(chunk):
+            await on_event(event, data)
+        if total > MAX_STREAM_BYTES:
+            break
+    for event, data in parser.close():
+        await on_event(event, data)
+    return total

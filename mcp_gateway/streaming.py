@@ -1,0 +1,144 @@
+"""Server-sent events from an upstream, assembled into one result (OpenAI chunks, Anthropic events)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SSEParser:
+    """Incremental text/event-stream parser: feed bytes, get (event, data) pairs."""
+
+    _buffer: str = ""
+    _event: str = ""
+    _data: list[str] = field(default_factory=list)
+
+    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
+        self._buffer += chunk.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+        events: list[tuple[str, str]] = []
+        while "\n" in self._buffer:
+            line, self._buffer = self._buffer.split("\n", 1)
+            if not line:
+                if self._data:
+                    events.append((self._event or "message", "\n".join(self._data)))
+                self._event, self._data = "", []
+            elif line.startswith(":"):
+                continue
+            else:
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "event":
+                    self._event = value
+                elif name == "data":
+                    self._data.append(value)
+        return events
+
+    def close(self) -> list[tuple[str, str]]:
+        """Events left when the stream ends without a final blank line."""
+        return self.feed(b"\n\n") if self._buffer or self._data else []
+
+
+class StreamAssembler:
+    """Folds a stream into the object a non-streaming call would have returned."""
+
+    def __init__(self) -> None:
+        self.kind: str | None = None  # "openai", "anthropic" or "events"
+        self.completion: dict[str, Any] = {}
+        self.choices: dict[int, dict[str, Any]] = {}
+        self.message: dict[str, Any] = {}
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.partial_json: dict[int, str] = {}
+        self.raw: list[Any] = []
+        self.events = 0
+
+    def add(self, event: str, data: str) -> None:
+        if data.strip() == "[DONE]":
+            return
+        self.events += 1
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            self.raw.append(data)
+            return
+        if not isinstance(payload, dict):
+            self.raw.append(payload)
+        elif payload.get("object") == "chat.completion.chunk" or "choices" in payload:
+            self._openai(payload)
+        elif isinstance(payload.get("type"), str) and (payload["type"].startswith(("message_", "content_block_"))
+                                                       or payload["type"] in ("ping", "error")):
+            self._anthropic(payload)
+        else:
+            self.raw.append(payload)
+
+    def _openai(self, chunk: dict[str, Any]) -> None:
+        self.kind = self.kind or "openai"
+        for key in ("id", "model", "created", "system_fingerprint"):
+            if key in chunk and key not in self.completion:
+                self.completion[key] = chunk[key]
+        if chunk.get("usage"):
+            self.completion["usage"] = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            index = choice.get("index", 0)
+            slot = self.choices.setdefault(index, {"index": index, "message": {"role": "assistant", "content": ""},
+                                                   "finish_reason": None})
+            delta = choice.get("delta") or {}
+            message = slot["message"]
+            if delta.get("role"):
+                message["role"] = delta["role"]
+            if isinstance(delta.get("content"), str):
+                message["content"] += delta["content"]
+            for call in delta.get("tool_calls") or []:
+                calls = message.setdefault("tool_calls", [])
+                position = call.get("index", len(calls))
+                while len(calls) <= position:
+                    calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                target = calls[position]
+                if call.get("id"):
+                    target["id"] = call["id"]
+                function = call.get("function") or {}
+                if function.get("name"):
+                    target["function"]["name"] += function["name"]
+                if isinstance(function.get("arguments"), str):
+                    target["function"]["arguments"] += function["arguments"]
+            if choice.get("finish_reason"):
+                slot["finish_reason"] = choice["finish_reason"]
+
+    def _anthropic(self, event: dict[str, Any]) -> None:
+        self.kind = self.kind or "anthropic"
+        kind = event["type"]
+        if kind == "message_start":
+            self.message = dict(event.get("message") or {})
+        elif kind == "content_block_start":
+            self.blocks[event.get("index", len(self.blocks))] = dict(event.get("content_block") or {})
+        elif kind == "content_block_delta":
+            index = event.get("index", 0)
+            block = self.blocks.setdefault(index, {"type": "text", "text": ""})
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                block["text"] = block.get("text", "") + delta.get("text", "")
+            elif delta.get("type") == "input_json_delta":
+                self.partial_json[index] = self.partial_json.get(index, "") + delta.get("partial_json", "")
+            elif delta.get("type") == "thinking_delta":
+                block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+        elif kind == "message_delta":
+            self.message.update(event.get("delta") or {})
+            if event.get("usage"):
+                self.message["usage"] = {**(self.message.get("usage") or {}), **event["usage"]}
+        elif kind == "error":
+            self.message["error"] = event.get("error")
+
+    def result(self) -> dict[str, Any]:
+        """The assembled object."""
+        if self.kind == "openai":
+            return {**self.completion, "object": "chat.completion",
+                    "choices": [self.choices[i] for i in sorted(self.choices)]}
+        if self.kind == "anthropic":
+            for index, text in self.partial_json.items():
+                try:
+                    self.blocks[index]["input"] = json.loads(text) if text else {}
+                except ValueError:
+                    self.blocks[index]["input"] = text
+            return {**self.message, "content": [self.blocks[i] for i in sorted(self.blocks)]}
+        return {"events": self.raw}
