@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,8 @@ import httpx
 import yaml
 
 from mcp_gateway.errors import DocumentError
+
+log = logging.getLogger("mcp_gateway")
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -29,16 +34,53 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
+def cache_dir() -> Path:
+    """Where fetched documents are kept: $MCP_GATEWAY_CACHE_DIR, else ~/.cache/mcp-gateway."""
+    configured = os.environ.get("MCP_GATEWAY_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "mcp-gateway"
+
+
+def _cached(url: str) -> tuple[Path, Path]:
+    key = hashlib.sha256(url.encode()).hexdigest()[:32]
+    return cache_dir() / f"{key}.doc", cache_dir() / f"{key}.etag"
+
+
+def _fetch_url(url: str, timeout: float) -> str:
+    """GET a document, revalidating the last good copy by its ETag; fall back to that copy on failure."""
+    body_file, etag_file = _cached(url)
+    headers = {}
+    if body_file.exists() and etag_file.exists():
+        headers["If-None-Match"] = etag_file.read_text().strip()
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=True, headers=headers)
+    except httpx.HTTPError as exc:
+        problem = f"could not fetch ({type(exc).__name__})"
+    else:
+        if response.status_code == 304 and body_file.exists():
+            return body_file.read_text(encoding="utf-8")
+        if response.status_code < 400:
+            try:
+                body_file.parent.mkdir(parents=True, exist_ok=True)
+                body_file.write_text(response.text, encoding="utf-8")
+                etag = response.headers.get("etag")
+                if etag:
+                    etag_file.write_text(etag)
+                else:
+                    etag_file.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("could not cache %s (%s)", url, exc)
+            return response.text
+        problem = f"fetch returned HTTP {response.status_code}"
+    if body_file.exists():
+        log.warning("%s: %s; using the copy cached on disk at %s", url, problem, body_file)
+        return body_file.read_text(encoding="utf-8")
+    raise DocumentError(url, f"{problem}; check the URL and the network")
+
+
 def fetch_text(source: str, timeout: float) -> str:
     """Return the text of a path or URL; errors name the source and what to do."""
     if is_url(source):
-        try:
-            response = httpx.get(source, timeout=timeout, follow_redirects=True)
-        except httpx.HTTPError as exc:
-            raise DocumentError(source, f"could not fetch ({type(exc).__name__}); check the URL and the network") from None
-        if response.status_code >= 400:
-            raise DocumentError(source, f"fetch returned HTTP {response.status_code}; check the URL")
-        return response.text
+        return _fetch_url(source, timeout)
     path = Path(source)
     try:
         return path.read_text(encoding="utf-8-sig")
