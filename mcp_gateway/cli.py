@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--json", action="store_true", help="print the whole CallToolResult as JSON")
     _target_flags(call)
 
+    commands.add_parser("demo", help="serve the bundled demo API against a local stand-in and make real calls")
+
     check = commands.add_parser("check", help="compile documents and report one JSON line each")
     check.add_argument("documents", nargs="+", metavar="DOC")
     check.add_argument("--spec-timeout", type=float, default=10.0, metavar="S")
@@ -167,10 +169,18 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_demo(args: argparse.Namespace) -> int:
+    from mcp_gateway.demo import run_demo as demo
+
+    return demo()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level, format="mcp-gateway %(levelname)s: %(message)s")
-    runners = {"serve": run_serve, "tools": run_tools, "call": run_call, "check": run_check}
+    for noisy in ("httpx", "httpcore", "mcp"):  # their INFO lines carry full URLs, which may hold a query key
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    runners = {"serve": run_serve, "tools": run_tools, "call": run_call, "check": run_check, "demo": run_demo}
     try:
         return runners[args.command](args)
     except GatewayError as exc:
