@@ -109,12 +109,27 @@ class Gateway:
     def __init__(self, services: list[Service], page_size: int = 500) -> None:
         self.services = services
         self.page_size = page_size
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Index the tools of every service (again, after a refresh replaced a compilation)."""
         self.tools: dict[str, tuple[CompiledTool, Service]] = {}
-        for service in services:
+        for service in self.services:
             for tool in service.compilation.tools:
                 self.tools[tool.name] = (tool, service)
         self._listed = [types.Tool.model_validate(tool.to_mcp()) for tool, _ in self.tools.values()]
         self._validators: dict[str, Draft202012Validator] = {}
+
+    def refresh(self, service: Service, timeout: float) -> bool:
+        """Re-read a service's live document and recompile it; True when its tools changed (blocking I/O)."""
+        document = read_document(service.profile.spec, timeout=timeout)
+        registry = NameRegistry(service.profile.name_limit)
+        registry.reserve(name for name, (_, owner) in self.tools.items() if owner is not service)
+        compilation = compile_document(document, service.profile, registry)
+        if [t.to_mcp() for t in compilation.tools] == [t.to_mcp() for t in service.compilation.tools]:
+            return False
+        service.compilation = compilation
+        return True
 
     def page(self, cursor: str | None) -> tuple[list[types.Tool], str | None]:
         """One page of tools/list; the cursor is the offset of the next page."""

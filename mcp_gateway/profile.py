@@ -81,7 +81,7 @@ class Profile(_Model):
     output_schemas: bool = True
     timeout: float = Field(30.0, gt=0, le=600)
     max_response_bytes: int = Field(262_144, ge=1024)
-    refresh: float | None = Field(None, ge=10)
+    refresh: float | None = Field(None, ge=1)
 
     @field_validator("tool_prefix")
     @classmethod

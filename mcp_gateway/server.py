@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server import Server
+from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
@@ -15,15 +17,59 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_gateway import __version__
+from mcp_gateway.errors import GatewayError
 from mcp_gateway.gateway import Gateway
 
 log = logging.getLogger("mcp_gateway")
 
 
-def build_server(gateway: Gateway) -> Server[Any]:
+class Sessions:
+    """The client connections seen so far, to tell them when the tool list changes.
+
+    The SDK hands each request its own session object over a shared connection, so the latest
+    session of each connection is kept, keyed by that connection.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, Any] = {}
+
+    def add(self, session: Any) -> None:
+        self._sessions[id(getattr(session, "_connection", session))] = session
+
+    async def tools_changed(self) -> None:
+        for key, session in list(self._sessions.items()):
+            try:
+                await session.send_tool_list_changed()
+            except Exception:  # noqa: BLE001 - a closed connection must not stop the others
+                del self._sessions[key]
+
+
+async def refresh_forever(gateway: Gateway, sessions: Sessions, timeout: float = 10.0) -> None:
+    """Re-fetch live documents every `refresh` seconds; rebuild and notify when tools changed."""
+    services = [s for s in gateway.services if s.profile.refresh]
+    if not services:
+        return
+    interval = min(s.profile.refresh or 0 for s in services)
+    while True:
+        await anyio.sleep(interval)
+        changed = False
+        for service in services:
+            try:
+                changed = await anyio.to_thread.run_sync(gateway.refresh, service, timeout) or changed
+            except GatewayError as exc:
+                log.warning("refresh of %s failed, keeping the current tools: %s", service.profile.name, exc)
+        if changed:
+            gateway.rebuild()
+            log.info("the tool list changed; notifying clients")
+            await sessions.tools_changed()
+
+
+def build_server(gateway: Gateway, sessions: Sessions | None = None) -> Server[Any]:
     """A low-level MCP server whose tools are the gateway's."""
+    seen = sessions or Sessions()
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        seen.add(ctx.session)
         try:
             tools, next_cursor = gateway.page(params.cursor if params else None)
         except ValueError as exc:
@@ -31,6 +77,8 @@ def build_server(gateway: Gateway) -> Server[Any]:
         return types.ListToolsResult(tools=tools, next_cursor=next_cursor)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        seen.add(ctx.session)
+
         async def progress(done: float, message: str) -> None:
             await ctx.session.report_progress(done, None, message)
 
@@ -50,10 +98,14 @@ def build_server(gateway: Gateway) -> Server[Any]:
 
 async def serve_stdio(gateway: Gateway) -> None:
     """Serve on stdin/stdout (stdout is the JSON-RPC wire; logs go to stderr)."""
-    server = build_server(gateway)
+    sessions = Sessions()
+    server = build_server(gateway, sessions)
+    options = server.create_initialization_options(NotificationOptions(tools_changed=True))
     try:
-        async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
+        async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as tasks:
+            tasks.start_soon(refresh_forever, gateway, sessions)
+            await server.run(read_stream, write_stream, options)
+            tasks.cancel_scope.cancel()
     finally:
         await gateway.aclose()
 

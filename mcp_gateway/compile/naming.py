@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 ARGUMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
@@ -84,6 +85,10 @@ class NameRegistry:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._taken: set[str] = set()
+
+    def reserve(self, names: Iterable[str]) -> None:
+        """Mark names as taken (by tools of other APIs served alongside)."""
+        self._taken.update(name.lower() for name in names)
 
     def claim(self, wanted: str) -> str:
         name = shorten(wanted, self.limit)
