@@ -38,8 +38,10 @@ def decode_bytes(value: Any) -> bytes:
     """File or binary body content: base64 when it decodes cleanly, else the text itself as UTF-8."""
     if not isinstance(value, str):
         return text(value).encode()
-    compact = "".join(value.split())
-    if compact and len(compact) % 4 == 0:
+    lines = value.strip().splitlines()
+    compact = "".join(lines)  # base64 may be wrapped in lines of one length; spaces mean text
+    wrapped = len(lines) < 2 or (len({len(line) for line in lines[:-1]}) == 1 and len(lines[0]) % 4 == 0)
+    if compact and len(compact) % 4 == 0 and wrapped:
         try:
             return base64.b64decode(compact, validate=True)
         except (binascii.Error, ValueError):
@@ -96,22 +98,48 @@ def styled_pairs(name: str, value: Any, style: str, explode: bool) -> list[tuple
     return [(name, text(value))]
 
 
+def _no_dot_segment(encoded: str) -> str:
+    """`.` and `..` would be removed or climb a level when the URL is normalised: spell their dots `%2E`."""
+    return encoded.replace(".", "%2E") if encoded and not encoded.strip(".") else encoded
+
+
+def _segment(value: Any) -> str:
+    return _no_dot_segment(quote(text(value), safe=""))
+
+
 def _path_value(binding: ParamBinding, value: Any) -> str:
     if binding.as_json:
-        return quote(text(value) if isinstance(value, str) else json.dumps(value), safe="")
+        return _segment(value if isinstance(value, str) else json.dumps(value))
     if isinstance(value, list):
-        encoded = [quote(text(v), safe="") for v in value]
+        encoded = [_segment(v) for v in value]
     elif isinstance(value, dict):
         sep = "=" if binding.explode else ","
-        encoded = [f"{quote(k, safe='')}{sep}{quote(text(v), safe='')}" for k, v in _pairs(value)]
+        encoded = [f"{_segment(k)}{sep}{_segment(v)}" for k, v in _pairs(value)]
     else:
-        encoded = [quote(text(value), safe="")]
-    joined = ",".join(encoded)
+        encoded = [_segment(value)]
     if binding.style == "label":
-        return "." + joined
+        return _no_dot_segment("." + ("." if binding.explode else ",").join(encoded))
     if binding.style == "matrix":
-        return f";{binding.name}={joined}"
-    return joined
+        if binding.explode and isinstance(value, list):
+            return "".join(f";{binding.name}={v}" for v in encoded)
+        if binding.explode and isinstance(value, dict):
+            return "".join(f";{pair}" for pair in encoded)
+        return f";{binding.name}={','.join(encoded)}"
+    return ",".join(encoded)
+
+
+# RFC 6265 cookie-octets, less `%` (the escape) and `,` (the list separator): all else is percent-encoded,
+# so that a value can never end its cookie and start another.
+_COOKIE_SAFE = "!#$&'()*+-./:<=>?@[]^_`{|}~"
+
+
+def _cookie_safe(value: Any) -> Any:
+    """Each scalar of a cookie value as cookie-octets; lists and objects keep their shape."""
+    if isinstance(value, list):
+        return [_cookie_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {_cookie_safe(k): _cookie_safe(v) for k, v in value.items()}
+    return None if value is None else quote(text(value), safe=_COOKIE_SAFE)
 
 
 def _place_param(parts: RequestParts, binding: ParamBinding, value: Any) -> None:
@@ -124,13 +152,13 @@ def _place_param(parts: RequestParts, binding: ParamBinding, value: Any) -> None
         elif binding.location == "header":
             parts.headers[binding.name] = encoded
         else:
-            parts.cookies.append((binding.name, encoded))
+            parts.cookies.append((binding.name, _cookie_safe(encoded)))
     elif binding.location == "query":
         parts.query.extend(styled_pairs(binding.name, value, binding.style, binding.explode))
     elif binding.location == "header":
         parts.headers[binding.name] = _flat(value, binding.explode)
     else:
-        parts.cookies.extend(styled_pairs(binding.name, value, "form", binding.explode))
+        parts.cookies.extend(styled_pairs(binding.name, _cookie_safe(value), "form", binding.explode))
 
 
 def _body_value(body: BodyPlan, arguments: dict[str, Any]) -> Any:

@@ -1,0 +1,150 @@
+"""Ways to run the real gateway in end-to-end tests: stdio with its stderr kept, streamable HTTP, the CLI."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from typing import IO, Any
+
+import anyio
+import httpx
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp_types import CallToolResult, TextContent
+
+from tests.conftest import ROOT, server_env
+from tests.upstream import Recorded
+
+GATEWAY = [sys.executable, "-m", "mcp_gateway"]
+
+
+class Served:
+    """A connected client plus everything the server subprocess wrote to stderr."""
+
+    def __init__(self, client: Client, errlog: IO[str]) -> None:
+        self.client = client
+        self._errlog = errlog
+        self._captured: str | None = None
+
+    def stderr(self) -> str:
+        if self._captured is not None:
+            return self._captured
+        self._errlog.flush()
+        self._errlog.seek(0)
+        return self._errlog.read()
+
+    def _close(self) -> None:
+        self._captured = self.stderr()
+        self._errlog.close()
+
+
+@asynccontextmanager
+async def serve_stdio(args: list[str], mode: str = "legacy", env: dict[str, str] | None = None
+                      ) -> AsyncIterator[Served]:
+    """`python -m mcp_gateway serve ARGS` over stdio behind the official client, its stderr captured."""
+    errlog = tempfile.TemporaryFile("w+", encoding="utf-8")
+    params = StdioServerParameters(command=GATEWAY[0], args=[*GATEWAY[1:], "serve", *args],
+                                   env=env or server_env(), cwd=str(ROOT))
+    served: Served | None = None
+    try:
+        async with Client(stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=30) as client:
+            served = Served(client, errlog)
+            yield served
+    finally:
+        if served is not None:
+            served._close()
+        else:
+            errlog.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve_http(args: list[str], env: dict[str, str] | None = None) -> AsyncIterator[str]:
+    """`python -m mcp_gateway serve ARGS --transport http` on a free port; yields the MCP endpoint URL."""
+    port = free_port()
+    errlog = tempfile.TemporaryFile("w+", encoding="utf-8")
+    process = subprocess.Popen([*GATEWAY, "serve", *args, "--transport", "http", "--port", str(port)],
+                               env=env or server_env(), cwd=str(ROOT), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=errlog)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_healthy(base, process, errlog)
+        yield f"{base}/mcp"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        errlog.close()
+
+
+async def _wait_healthy(base: str, process: subprocess.Popen[bytes], errlog: IO[str]) -> None:
+    async with httpx.AsyncClient(timeout=2) as http:
+        with anyio.fail_after(30):
+            while True:
+                if process.poll() is not None:
+                    errlog.seek(0)
+                    raise AssertionError(f"the HTTP server exited with {process.returncode}: {errlog.read()}")
+                try:
+                    if (await http.get(f"{base}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await anyio.sleep(0.1)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """One `mcp-gateway ...` command as a subprocess, bounded."""
+    return subprocess.run([*GATEWAY, *args], env=env or server_env(), cwd=str(ROOT), capture_output=True,
+                          text=True, timeout=60)
+
+
+def text_of(result: CallToolResult) -> str:
+    """All text blocks of a result, joined."""
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def tool_named(tools: list[Any], name: str) -> Any:
+    matches = [tool for tool in tools if tool.name == name]
+    assert matches, f"no tool {name!r} in {[tool.name for tool in tools]}"
+    return matches[0]
+
+
+@dataclass
+class Part:
+    """One part of a multipart/form-data body as the upstream received it."""
+
+    name: str
+    filename: str | None
+    content_type: str | None  # None when the part has no Content-Type header
+    data: bytes
+
+
+def multipart_parts(recorded: Recorded) -> list[Part]:
+    """The parts of a recorded multipart/form-data request, parsed with the standard library."""
+    head = f"Content-Type: {recorded.headers['content-type']}\r\n\r\n".encode()
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + recorded.body)
+    assert message.is_multipart(), recorded.body[:200]
+    return [Part(part.get_param("name", header="content-disposition"), part.get_filename(),
+                 part["content-type"], part.get_payload(decode=True)) for part in message.iter_parts()]
+
+
+def cookies(recorded: Recorded) -> list[tuple[str, str]]:
+    """The Cookie header as (name, value) pairs, in order, values as sent."""
+    header = recorded.headers.get("cookie", "")
+    pairs = [piece.strip().partition("=") for piece in header.split(";") if piece.strip()]
+    return [(name, value) for name, _, value in pairs]
