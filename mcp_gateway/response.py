@@ -115,7 +115,7 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
         resource = types.BlobResourceContents(uri=reply.url, mime_type=media or "application/octet-stream",
                                               blob=base64.b64encode(body).decode())
         return _with_structure(tool, [types.EmbeddedResource(type="resource", resource=resource)], {})
-    raw = reply.body.decode("utf-8", errors="replace") if not cut else _decode_text(reply)[:max_bytes]
+    raw = _decode_text(reply)[:max_bytes] if cut else _decode_text(reply)  # the declared charset, else UTF-8
     if not cut and (_is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
         try:
             data = json.loads(raw)
