@@ -1,0 +1,86 @@
+"""Serve a real profile from tool_specs/ against a stand-in, offline, behind the official MCP client.
+
+The server runs as `python -m mcp_gateway serve tool_specs/<profile> --base-url <stand-in> --spec-timeout 2`
+with only the variables a user would set. Every https fetch goes through a proxy on a closed port of
+127.0.0.1, so the live document can never be reached and the bundled copy is served, on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp_types import CallToolResult, TextContent
+
+from tests.conftest import ROOT, server_env
+
+TOOL_SPECS = ROOT / "tool_specs"
+GATEWAY_VARIABLES = ("LIUM_API_KEY", "AIGATEWAY_API_KEY", "LUMYX_API_KEY", "LUMEN_API_KEY", "LUMEN_BASE_URL",
+                     "LUNOS_API_KEY", "LUNOS_APP_ID", "OPENAI_COMPAT_API_KEY", "OPENAI_COMPAT_BASE_URL")
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def offline_env(cache: Path, **variables: str) -> dict[str, str]:
+    """This interpreter's environment without any gateway variable or proxy, plus `variables`."""
+    env = {k: v for k, v in server_env().items()
+           if k not in GATEWAY_VARIABLES and k.upper() not in PROXY_VARIABLES}
+    env["HTTPS_PROXY"] = f"http://127.0.0.1:{_closed_port()}"
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    env["MCP_GATEWAY_CACHE_DIR"] = str(cache)
+    env.update(variables)
+    return env
+
+
+class Served:
+    """The connected client and what the server wrote to stderr (its log)."""
+
+    def __init__(self, client: Client, errlog: IO[str]) -> None:
+        self.client = client
+        self._errlog = errlog
+
+    def log(self) -> str:
+        self._errlog.flush()
+        self._errlog.seek(0)
+        return self._errlog.read()
+
+    async def call(self, name: str, arguments: dict[str, Any] | None = None, **options: Any) -> CallToolResult:
+        return await self.client.call_tool(name, arguments or {}, **options)
+
+
+@asynccontextmanager
+async def serve_profile(profile: str, base_url: str, env: dict[str, str]) -> AsyncIterator[Served]:
+    args = ["-m", "mcp_gateway", "serve", str(TOOL_SPECS / profile), "--base-url", base_url, "--spec-timeout", "2"]
+    params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(ROOT))
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=30) as client:
+            yield Served(client, errlog)
+
+
+def text(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def data(result: CallToolResult) -> Any:
+    """The JSON a successful result carries (its text content, parsed)."""
+    assert not result.is_error, text(result)
+    return json.loads(text(result))
+
+
+def assert_secret_absent(secret: str, result: CallToolResult, served: Served) -> None:
+    assert secret not in text(result)
+    assert secret not in json.dumps(result.structured_content or {})
+    assert secret not in served.log()

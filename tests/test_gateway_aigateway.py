@@ -1,0 +1,109 @@
+"""AIgateway through tool_specs/aigateway.yaml: models, chat, an async video job polled to the end, spend."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.gateways.aigateway import ROUTED, AIgateway
+from tests.gateways.harness import assert_secret_absent, data, offline_env, serve_profile, text
+
+pytestmark = pytest.mark.anyio
+
+KEY = "sk-aig-test-8d0c4e2b1a"
+
+
+@pytest.fixture
+def aigateway() -> Iterator[AIgateway]:
+    server = AIgateway(KEY).start()
+    yield server
+    server.stop()
+
+
+async def test_tools_leave_out_mcp_routes_and_file_plumbing(aigateway, tmp_path):
+    async with serve_profile("aigateway.yaml", aigateway.url, offline_env(tmp_path, AIGATEWAY_API_KEY=KEY)) as served:
+        listed = await served.client.list_tools()
+    names = {tool.name for tool in listed.tools}
+    assert {"aigateway_list_models", "aigateway_create_chat_completion", "aigateway_create_message",
+            "aigateway_generate_video", "aigateway_generate_music", "aigateway_get_job", "aigateway_cancel_job",
+            "aigateway_get_usage_by_tag", "aigateway_get_balance"} <= names
+    assert len(names) == 26
+    operations = [tool.description.rsplit("\n", 1)[-1] for tool in listed.tools]
+    assert not [op for op in operations if " /mcp" in op or "/v1/files" in op or "webhook-secret" in op]
+    assert all(name.startswith("aigateway_") for name in names)
+
+
+async def test_models_chat_job_and_usage(aigateway, tmp_path):
+    async with serve_profile("aigateway.yaml", aigateway.url, offline_env(tmp_path, AIGATEWAY_API_KEY=KEY)) as served:
+        models = data(await served.call("aigateway_list_models"))
+        assert "google/veo-3" in [m["id"] for m in models["data"]]
+        assert aigateway.last.headers["authorization"] == f"Bearer {KEY}"
+
+        chat = data(await served.call("aigateway_create_chat_completion", {
+            "model": "auto", "messages": [{"role": "user", "content": "Summarise MCP in one line"}],
+            "x-aig-tag": "research"}))
+        assert chat["model"] == ROUTED  # the Auto Router picked a cheaper model
+        assert chat["choices"][0]["message"]["content"] == "You said: Summarise MCP in one line"
+        sent = aigateway.last
+        assert sent.raw_path == "/v1/chat/completions"
+        assert sent.json() == {"model": "auto", "messages": [{"role": "user", "content": "Summarise MCP in one line"}]}
+        assert sent.headers["x-aig-tag"] == "research"
+
+        job = data(await served.call("aigateway_generate_video", {"prompt": "a red fox in snow", "duration": 5}))
+        assert job["status"] == "queued"
+        created = aigateway.last
+        assert created.raw_path == "/v1/videos/generations"
+        assert created.json() == {"prompt": "a red fox in snow", "duration": 5}
+        key = created.headers["idempotency-key"]
+        assert uuid.UUID(key).version == 4
+        assert aigateway.job_keys == {key: job["id"]}
+
+        states = []
+        for _ in range(3):
+            snapshot = data(await served.call("aigateway_get_job", {"id": job["id"]}))
+            states.append(snapshot["status"])
+        assert states == ["queued", "running", "completed"]
+        assert snapshot["result"]["urls"][0].endswith(f"/{job['id']}/output.mp4")
+        assert aigateway.last.raw_path == f"/v1/jobs/{job['id']}"
+
+        music = data(await served.call("aigateway_generate_music", {"prompt": "lo-fi beat", "is_instrumental": True}))
+        assert music["id"] != job["id"]
+        music_key = aigateway.last.headers["idempotency-key"]
+        assert music_key != key and uuid.UUID(music_key).version == 4
+
+        usage = data(await served.call("aigateway_get_usage_by_tag", {"month": "2026-06"}))
+        assert usage["month"] == "2026-06" and usage["tags"][0]["tag"] == "research"
+        assert aigateway.last.query == [("month", "2026-06")]
+
+        missing = await served.call("aigateway_get_job", {"id": "job_nope"})
+        assert missing.is_error
+        assert "HTTP 404" in text(missing) and "No job job_nope" in text(missing)
+        assert_secret_absent(KEY, missing, served)
+
+
+async def test_streamed_chat_through_the_auto_router(aigateway, tmp_path):
+    async with serve_profile("aigateway.yaml", aigateway.url, offline_env(tmp_path, AIGATEWAY_API_KEY=KEY)) as served:
+        result = await served.call("aigateway_create_chat_completion", {
+            "messages": [{"role": "user", "content": "stream this please"}], "stream": True})
+    completion = data(result)
+    assert completion == result.structured_content
+    assert completion["object"] == "chat.completion" and completion["model"] == ROUTED
+    assert completion["choices"][0]["message"]["content"] == "You said: stream this please"
+    assert completion["choices"][0]["finish_reason"] == "stop"
+    assert aigateway.last.json()["stream"] is True
+
+
+@pytest.mark.parametrize("key", [None, "sk-aig-wrong-0000"], ids=["missing", "wrong"])
+async def test_a_missing_or_wrong_key_says_which_variable_to_set(aigateway, tmp_path, key):
+    env = offline_env(tmp_path, **({"AIGATEWAY_API_KEY": key} if key else {}))
+    async with serve_profile("aigateway.yaml", aigateway.url, env) as served:
+        result = await served.call("aigateway_get_balance")
+        assert result.is_error
+        assert "AIGATEWAY_API_KEY" in text(result)
+        if key is None:
+            assert aigateway.requests == []
+        else:
+            assert "HTTP 401" in text(result) and "Invalid API key" in text(result)
+            assert_secret_absent(key, result, served)
