@@ -62,8 +62,11 @@ class Served:
 
 
 @asynccontextmanager
-async def serve_profile(profile: str, base_url: str, env: dict[str, str]) -> AsyncIterator[Served]:
-    args = ["-m", "mcp_gateway", "serve", str(TOOL_SPECS / profile), "--base-url", base_url, "--spec-timeout", "2"]
+async def serve_profile(profile: str, base_url: str | None, env: dict[str, str]) -> AsyncIterator[Served]:
+    """The profile's server; `base_url=None` leaves the base URL to the profile (and its environment)."""
+    args = ["-m", "mcp_gateway", "serve", str(TOOL_SPECS / profile), "--spec-timeout", "2"]
+    if base_url is not None:
+        args += ["--base-url", base_url]
     params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(ROOT))
     with tempfile.TemporaryFile("w+", encoding="utf-8") as errlog:
         async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=30) as client:
