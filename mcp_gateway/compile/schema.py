@@ -14,7 +14,9 @@ Outputs (`shape`) are: a description of a response (properties, items, descripti
 
 from __future__ import annotations
 
+import math
 import re
+import warnings
 from typing import Any
 
 from mcp_gateway.compile.refs import lookup, pointer_parts
@@ -30,14 +32,18 @@ _SHAPE_TEXT_KEYS = ("title", "description")
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _valid_pattern(pattern: Any) -> bool:
     if not isinstance(pattern, str):
         return False
     try:
-        re.compile(pattern)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "possible nested set": valid today, only a warning
+            re.compile(pattern)
     except (re.error, OverflowError, RecursionError):
         return False
     return True
@@ -111,7 +117,11 @@ class SchemaConverter:
         if ref not in cache:
             cache[ref] = {}  # placeholder: a cycle back to this ref resolves to its name, not a re-visit
             edges: set[str] = set()
-            cache[ref] = self._node(lookup(self.document, ref), edges)
+            try:
+                cache[ref] = self._node(lookup(self.document, ref), edges)
+            except BaseException:
+                del cache[ref]  # a later tool must meet the same error, not a half-made definition
+                raise
             self._edges[ref] = frozenset(edges)
         return cache[ref], self._edges.get(ref, frozenset())
 
@@ -243,8 +253,12 @@ class SchemaConverter:
             key = (ref, depth)
             if key not in self._shapes:
                 self._shapes[key] = {}  # a cycle within the depth budget ends here
-                target = lookup(self.document, ref)
-                self._shapes[key] = self.shape(target, depth - 1) if depth > 0 else _words_only(target)
+                try:
+                    target = lookup(self.document, ref)
+                    self._shapes[key] = self.shape(target, depth - 1) if depth > 0 else _words_only(target)
+                except BaseException:
+                    del self._shapes[key]
+                    raise
             return self._shapes[key]
         out: dict[str, Any] = {}
         for key in _SHAPE_TEXT_KEYS:

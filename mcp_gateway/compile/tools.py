@@ -55,6 +55,12 @@ def server_url(servers: Any) -> str | None:
     return url
 
 
+def operation_tags(op: dict[str, Any]) -> list[str]:
+    """The operation's tags that are strings (a malformed `tags` counts as none)."""
+    tags = op.get("tags")
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
 class _Arguments:
     """Argument names of one tool: each input gets one, clashes get a location prefix."""
 
@@ -150,8 +156,7 @@ class _OperationCompiler:
         refs |= found
         description = param.get("description")
         if isinstance(description, str) and description.strip():
-            schema = {**schema, "description": description.strip()} if "$ref" not in schema or \
-                self.converter.openapi_31 else {"allOf": [schema], "description": description.strip()}
+            schema = {**schema, "description": description.strip()}  # beside a `$ref` too: this is 2020-12
         if param.get("deprecated") is True:
             schema = {**schema, "deprecated": True}
         return schema, as_json
@@ -214,7 +219,7 @@ class _OperationCompiler:
                 argument = names.claim(prop, "body")
                 if kind == "multipart" and _is_binary(resolved, self.converter):
                     binary.add(prop)
-                    properties[argument] = _file_schema(resolved, self.converter)
+                    properties[argument] = _file_schema(resolved)
                 else:
                     schema, found = self.converter.convert(sub)
                     refs |= found
@@ -253,9 +258,12 @@ class _OperationCompiler:
         if picked is None or picked[1] != "json" or "schema" not in picked[2]:
             return None
         schema = picked[2]["schema"]
-        if self.object_fields(schema) is None:
-            return None
-        return {"type": "object", **self.converter.shape(schema)}
+        try:
+            if self.object_fields(schema) is None:
+                return None
+            return {"type": "object", **self.converter.shape(schema)}
+        except OperationSkipped:
+            return None  # a broken response description costs the tool its outputSchema, not the tool
 
     # -- the operation --------------------------------------------------------------------------
     def compile(self, path: str, method: str, item: dict[str, Any], op: dict[str, Any], registry: NameRegistry,
@@ -291,7 +299,7 @@ class _OperationCompiler:
         if refs:
             input_schema["$defs"] = self.converter.defs_for(refs)
         override = self.profile.overrides.get(operation_id or "") or self.profile.overrides.get(label)
-        wanted = (override.name if override and override.name else None) or clean(operation_id or "") or \
+        wanted = clean(override.name if override and override.name else "") or clean(operation_id or "") or \
             derived_name(method, path)
         if self.profile.tool_prefix:
             wanted = f"{self.profile.tool_prefix}_{wanted}"
@@ -301,19 +309,19 @@ class _OperationCompiler:
         if override:
             annotations.update(override.annotations)
         description = override.description if override and override.description else self.description(op, summary)
-        tags = tuple(str(t) for t in op.get("tags") or [] if isinstance(t, str | int))
+        output_schema = self.output_schema(op)
         return CompiledTool(
-            name=registry.claim(wanted),
+            name=registry.claim(wanted),  # last: an operation that fails above must not hold a name
             title=(override.title if override and override.title else summary[:120] or None),
             description=f"{description}\n\n{label}".strip(),
             input_schema=input_schema,
-            output_schema=self.output_schema(op),
+            output_schema=output_schema,
             annotations=annotations,
             plan=CallPlan(method=method.upper(), path=path, params=tuple(bindings), body=body,
                           base_url=base_url, idempotency_header=idempotency_header),
             operation=label,
             operation_id=operation_id,
-            tags=tags,
+            tags=tuple(operation_tags(op)),
         )
 
     def description(self, op: dict[str, Any], summary: str) -> str:
@@ -331,16 +339,16 @@ class _OperationCompiler:
 
 
 def _is_binary(schema: Any, converter: SchemaConverter) -> bool:
+    if isinstance(schema, dict) and schema.get("type") == "array":
+        schema = converter.resolve(schema.get("items"))  # an array of files; one level is all a form has
     if not isinstance(schema, dict):
         return False
-    if schema.get("type") == "array":
-        return _is_binary(converter.resolve(schema.get("items")), converter)
     return schema.get("format") in ("binary", "byte") or (
         schema.get("type") == "string" and isinstance(schema.get("contentMediaType"), str)
         and not schema["contentMediaType"].startswith("text/"))
 
 
-def _file_schema(schema: dict[str, Any], converter: SchemaConverter) -> dict[str, Any]:
+def _file_schema(schema: dict[str, Any]) -> dict[str, Any]:
     text = "File content: base64-encoded bytes, or plain text"
     if isinstance(schema.get("description"), str):
         text = f"{schema['description'].strip()} ({text})"
@@ -375,8 +383,7 @@ def compile_document(document: dict[str, Any], profile: Profile, registry: NameR
                 continue
             operations += 1
             operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
-            tags = [str(t) for t in op.get("tags") or [] if isinstance(t, str)]
-            if not selected(profile, method.upper(), path, operation_id, tags):
+            if not selected(profile, method.upper(), path, operation_id, operation_tags(op)):
                 continue
             try:
                 base = server_url(op.get("servers")) or item_server
@@ -385,7 +392,11 @@ def compile_document(document: dict[str, Any], profile: Profile, registry: NameR
                 skipped.append(Skipped(f"{method.upper()} {path}", str(exc)))
             except RecursionError:
                 skipped.append(Skipped(f"{method.upper()} {path}", "schema nests too deeply to convert"))
-    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+            except Exception as exc:  # noqa: BLE001 - one malformed operation must not cost the whole document
+                skipped.append(Skipped(f"{method.upper()} {path}",
+                                       f"malformed operation ({type(exc).__name__}: {str(exc)[:200]})"))
+    components = document.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
     return Compilation(
         tools=tuple(tools),
         skipped=tuple(skipped),
