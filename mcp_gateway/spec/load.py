@@ -99,11 +99,41 @@ def parse_text(text: str, source: str) -> Any:
         except json.JSONDecodeError:
             pass  # YAML is a superset of JSON in practice; let YAML report the error
     try:
-        return yaml.load(text, Loader=_DocumentLoader)  # noqa: S506 - a safe loader subclass
+        data = yaml.load(text, Loader=_DocumentLoader)  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise DocumentError(source, f"is neither valid JSON nor valid YAML{where}") from None
+    _check_aliases(data, source, limit=20 * len(text) + 100_000)
+    return data
+
+
+def _check_aliases(data: Any, source: str, limit: int) -> None:
+    """Refuse YAML whose aliases make a cycle or expand far past the text (a "billion laughs" document).
+
+    Every later stage walks the document as a tree, so a shared node costs once per path to it;
+    sizes are counted per distinct node, which keeps this check linear in the text.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        if not isinstance(node, dict | list) or (id(node) in sizes and not children_done):
+            continue
+        children = [v for v in (node.values() if isinstance(node, dict) else node) if isinstance(v, dict | list)]
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + len(node) + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > limit:
+                raise DocumentError(source, "YAML aliases expand it to far more nodes than its text has; "
+                                            "write the repeated parts out or use $ref")
+            continue
+        if id(node) in open_nodes:
+            raise DocumentError(source, "a YAML alias refers to a node that contains it (a cycle); use $ref instead")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
 
 
 def load_document(source: str, timeout: float = 10.0) -> tuple[dict[str, Any], str]:
