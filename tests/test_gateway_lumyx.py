@@ -97,13 +97,13 @@ async def test_models_chat_vision_tools_and_embeddings(standin, tmp_path):
         assert_secret_absent(KEY, unknown, served)
 
 
-async def test_streamed_chat_arrives_as_one_completion_with_progress(standin, tmp_path):
+async def test_streamed_chat_arrives_as_one_completion_with_progress(standin, tmp_path, era):
     progress: list[tuple[float, str | None]] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append((done, message))
 
-    async with serve_profile("lumyx.yaml", standin.url, env(tmp_path)) as served:
+    async with serve_profile("lumyx.yaml", standin.url, env(tmp_path), mode=era) as served:
         result = await served.call("lumyx_create_chat_completion", {
             "model": MODEL, "messages": [{"role": "user", "content": "tell me a story about streams"}],
             "stream": True, "stream_options": {"include_usage": True}}, progress_callback=on_progress)

@@ -36,8 +36,9 @@ async def test_base_url_and_key_come_from_the_environment(standin, tmp_path):
 
 def test_without_a_base_url_the_server_says_which_variable_to_set(tmp_path):
     env = offline_env(tmp_path, OPENAI_COMPAT_API_KEY=KEY)
-    finished = subprocess.run([sys.executable, "-m", "mcp_gateway", "serve", str(TOOL_SPECS / "openai-compatible.yaml")],
-                              env=env, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "mcp_gateway", "serve", str(TOOL_SPECS / "openai-compatible.yaml")]
+    finished = subprocess.run(command, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=60)
     assert finished.returncode == 2
     assert "OPENAI_COMPAT_BASE_URL is not set" in finished.stderr
     assert finished.stdout == ""

@@ -62,14 +62,18 @@ class Served:
 
 
 @asynccontextmanager
-async def serve_profile(profile: str, base_url: str | None, env: dict[str, str]) -> AsyncIterator[Served]:
-    """The profile's server; `base_url=None` leaves the base URL to the profile (and its environment)."""
+async def serve_profile(profile: str, base_url: str | None, env: dict[str, str], mode: str = "legacy"
+                        ) -> AsyncIterator[Served]:
+    """The profile's server; `base_url=None` leaves the base URL to the profile (and its environment).
+
+    `mode` is the client's protocol era: "legacy" (2025-11-25 handshake) or "2026-07-28".
+    """
     args = ["-m", "mcp_gateway", "serve", str(TOOL_SPECS / profile), "--spec-timeout", "2"]
     if base_url is not None:
         args += ["--base-url", base_url]
     params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(ROOT))
     with tempfile.TemporaryFile("w+", encoding="utf-8") as errlog:
-        async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=30) as client:
+        async with Client(stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=30) as client:
             yield Served(client, errlog)
 
 
