@@ -23,64 +23,91 @@ _ONE_SCHEMA = ("additionalProperties", "items", "not", "if", "then", "else", "co
                "unevaluatedItems", "unevaluatedProperties", "contentSchema")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_NAMED_SCHEMAS = ("properties", "$defs", "dependentSchemas")  # any name will do; patternProperties' must be regexes
+_WORDS = ("title", "description")  # any string
+_VALUES = ("default", "const")  # any JSON value
+_VALUE_LISTS = ("enum", "examples")  # any array
 
 
-def subschemas(schema: Any) -> Iterator[dict[str, Any]]:
-    """Every schema object inside `schema` (itself included), walking keywords only, never data like `default`."""
-    stack = [schema]
+def subschemas(schema: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """(pointer, schema object) for every schema inside `schema`, itself included; keywords only, never data."""
+    stack = [(path, schema)]
     while stack:
-        node = stack.pop()
+        where, node = stack.pop()
         if not isinstance(node, dict):
             continue
-        yield node
-        stack.extend(node.get(key) for key in _ONE_SCHEMA)
+        yield where, node
+        stack.extend((f"{where}/{key}", node[key]) for key in _ONE_SCHEMA if key in node)
         for key in _SCHEMA_LISTS:
             if isinstance(node.get(key), list):
-                stack.extend(node[key])
+                stack.extend((f"{where}/{key}/{i}", sub) for i, sub in enumerate(node[key]))
         for key in _SCHEMA_MAPS:
             if isinstance(node.get(key), dict):
-                stack.extend(node[key].values())
+                stack.extend((f"{where}/{key}/{name}", sub) for name, sub in node[key].items())
+
+
+def _shallow(node: dict[str, Any]) -> dict[str, Any]:
+    """The node with every subschema replaced by `true` and every value whose content cannot matter emptied.
+
+    What makes a 2020-12 schema object valid is its own keywords (the meta-schema applies itself to
+    every subschema, wherever it sits, and no `$id` is ever emitted), and of words, examples, defaults
+    and property names nothing but their type; so this form decides validity, and few distinct forms
+    occur in a whole document.
+    """
+    out = dict(node)
+    for key in _ONE_SCHEMA:
+        if isinstance(out.get(key), dict | bool):
+            out[key] = True
+    for key in _SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [True if isinstance(sub, dict | bool) else sub for sub in out[key]]
+    for key in _SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            subs = out[key].items()
+            odd = {name: sub for name, sub in subs if not isinstance(sub, dict | bool)}
+            out[key] = {**({"": True} if len(odd) < len(subs) else {}), **odd} if key in _NAMED_SCHEMAS else \
+                {name: True if isinstance(sub, dict | bool) else sub for name, sub in subs}
+    for keys, kind, empty in ((_WORDS, str, ""), (_VALUE_LISTS, list, [])):
+        for key in keys:
+            if isinstance(out.get(key), kind):
+                out[key] = empty
+    for key in _VALUES:
+        if key in out:
+            out[key] = None
+    return out
 
 
 class ToolChecker:
-    """Checks tools against what clients demand; a subschema object shared by many tools is checked once.
-
-    Meta-schema validity of a 2020-12 subschema does not depend on where it sits (no `$id` is ever
-    emitted), so a subschema found valid once is replaced by `true` when it turns up again.
-    """
+    """Checks tools as a strict client would; remembers what it has found valid, so shared parts cost once."""
 
     def __init__(self) -> None:
-        self._valid: set[int] = set()
-        self._keep: list[Any] = []  # the objects behind `_valid`, so that their ids stay theirs
-
-    def _pruned(self, node: Any, fresh: list[Any]) -> Any:
-        if not isinstance(node, dict):
-            return node
-        if id(node) in self._valid:
-            return True
-        fresh.append(node)
-        out = dict(node)
-        for key in _ONE_SCHEMA:
-            if key in out:
-                out[key] = self._pruned(out[key], fresh)
-        for key in _SCHEMA_LISTS:
-            if isinstance(out.get(key), list):
-                out[key] = [self._pruned(sub, fresh) for sub in out[key]]
-        for key in _SCHEMA_MAPS:
-            if isinstance(out.get(key), dict):
-                out[key] = {name: self._pruned(sub, fresh) for name, sub in out[key].items()}
-        return out
+        self._valid: set[int] = set()  # ids of schema objects found valid with everything under them
+        self._keep: list[Any] = []  # those objects, so that their ids stay theirs
+        self._forms: dict[str, str | None] = {}  # shallow form -> its first meta-schema error
 
     def meta_problems(self, schema: Any) -> list[str]:
-        """Where the schema breaks the 2020-12 meta-schema (the first error only)."""
-        fresh: list[Any] = []
-        error = best_match(_META.iter_errors(self._pruned(schema, fresh)))
-        if error is None:
-            self._valid.update(id(node) for node in fresh)
-            self._keep.extend(fresh)
+        """Where the schema breaks the 2020-12 meta-schema (every schema object checked, as check_schema would)."""
+        if isinstance(schema, bool) or id(schema) in self._valid:
             return []
-        where = "/".join(str(p) for p in error.path)
-        return [f"is not valid 2020-12 at /{where}: {error.message[:200]}"]
+        if not isinstance(schema, dict):
+            return ["is not a schema (an object or a boolean)"]
+        problems = []
+        seen = []
+        for where, node in subschemas(schema):
+            if id(node) in self._valid:
+                continue
+            seen.append(node)
+            form = json.dumps(_shallow(node), sort_keys=True)
+            if form not in self._forms:
+                error = best_match(_META.iter_errors(json.loads(form)))
+                self._forms[form] = None if error is None else \
+                    f"{'/'.join(str(p) for p in error.path)}: {error.message[:200]}"
+            if self._forms[form] is not None:
+                problems.append(f"is not valid 2020-12 at {where}/{self._forms[form]}")
+        if not problems:
+            self._valid.update(id(node) for node in seen)
+            self._keep.extend(seen)
+        return problems
 
     def schema_problems(self, schema: Any, label: str) -> list[str]:
         """Problems of one root schema: object at the root, valid 2020-12, every `$ref` resolvable inside it."""
@@ -91,7 +118,7 @@ class ToolChecker:
             problems.append(f"{label} root type is {schema.get('type')!r}, not 'object'")
         resolver = Registry().with_resource(
             _ROOT_URI, Resource.from_contents(schema, default_specification=DRAFT202012)).resolver(_ROOT_URI)
-        for ref in {node["$ref"] for node in subschemas(schema) if isinstance(node.get("$ref"), str)}:
+        for ref in {node["$ref"] for _, node in subschemas(schema) if isinstance(node.get("$ref"), str)}:
             try:
                 resolver.lookup(ref)
             except Unresolvable:
