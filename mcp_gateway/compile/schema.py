@@ -193,7 +193,7 @@ class SchemaConverter:
     def _copy_type(self, node: dict[str, Any], out: dict[str, Any], nullable: bool) -> None:
         kind = node.get("type")
         kinds = [kind] if isinstance(kind, str) else kind if isinstance(kind, list) else []
-        kinds = [k for k in dict.fromkeys(kinds) if isinstance(k, str) and k in _TYPES]
+        kinds = list(dict.fromkeys(k for k in kinds if isinstance(k, str) and k in _TYPES))
         if not kinds:
             return
         if nullable and "null" not in kinds:
@@ -221,7 +221,7 @@ class SchemaConverter:
             out["properties"] = converted
         required = node.get("required")
         if isinstance(required, list):
-            names = [r for r in dict.fromkeys(required) if isinstance(r, str) and r not in dropped]
+            names = [r for r in dict.fromkeys(r for r in required if isinstance(r, str)) if r not in dropped]
             if names:
                 out["required"] = names
         extra = node.get("additionalProperties")

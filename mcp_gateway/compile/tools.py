@@ -55,6 +55,14 @@ def server_url(servers: Any) -> str | None:
     return url
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def operation_tags(op: dict[str, Any]) -> list[str]:
     """The operation's tags that are strings (a malformed `tags` counts as none)."""
     tags = op.get("tags")
@@ -121,7 +129,7 @@ class _OperationCompiler:
     # -- parameters --------------------------------------------------------------------------
     def parameters(self, item: dict[str, Any], op: dict[str, Any], path: str) -> list[dict[str, Any]]:
         merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for raw in list(item.get("parameters") or []) + list(op.get("parameters") or []):
+        for raw in _list(item.get("parameters")) + _list(op.get("parameters")):
             param = deref(self.document, raw)
             if not isinstance(param, dict):
                 continue
@@ -174,7 +182,7 @@ class _OperationCompiler:
             return None
         props: dict[str, Any] = {}
         required: set[str] = set()
-        for part in schema.get("allOf") or []:
+        for part in _list(schema.get("allOf")):
             merged = self.object_fields(part, depth + 1)
             if merged is None:
                 return None
@@ -201,11 +209,11 @@ class _OperationCompiler:
         raw_schema = content.get("schema")
         encoding = tuple(
             (str(field), FieldEncoding(
-                style=enc.get("style", "deepObject" if kind == "form" else "form"),
+                style=enc["style"] if isinstance(enc.get("style"), str) else "deepObject" if kind == "form" else "form",
                 explode=enc.get("explode", True) if isinstance(enc.get("explode"), bool) else True,
                 content_type=enc.get("contentType") if isinstance(enc.get("contentType"), str) else None,
             ))
-            for field, enc in (content.get("encoding") or {}).items() if isinstance(enc, dict)
+            for field, enc in _dict(content.get("encoding")).items() if isinstance(enc, dict)
         )
         fields = self.object_fields(raw_schema) if kind in ("json", "form", "multipart") else None
         if fields is not None:

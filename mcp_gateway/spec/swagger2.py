@@ -21,6 +21,8 @@ _SCHEMA_KEYS = (
     "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems",
     "multipleOf",
 )
+_OAUTH_FLOWS = {"implicit": "implicit", "password": "password", "application": "clientCredentials",
+                "accessCode": "authorizationCode"}
 _COLLECTION_STYLES = {
     "csv": ("form", False),
     "multi": ("form", True),
@@ -38,11 +40,34 @@ def normalise(document: dict[str, Any], source: str) -> dict[str, Any]:
             raise DocumentError(source, "`paths` must be a mapping", "/paths")
         return document
     if str(document.get("swagger", "")).startswith("2"):
+        if not isinstance(document.get("paths", {}), dict):
+            raise DocumentError(source, "`paths` must be a mapping", "/paths")
         return _Swagger2(document).convert()
     raise DocumentError(
         source,
         "is not an OpenAPI 3.x or Swagger 2.0 document (no `openapi: 3.x` or `swagger: \"2.0\"` key at the top)",
     )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _parameters(value: Any) -> list[dict[str, Any]]:
+    """The usable entries of a `parameters` list: refs, and objects with a string name and location."""
+    return [p for p in value if isinstance(p, dict) and (
+        "$ref" in p or (isinstance(p.get("name"), str) and isinstance(p.get("in"), str)))] \
+        if isinstance(value, list) else []
+
+
+def _collection(param: dict[str, Any]) -> tuple[str, bool] | None:
+    """OpenAPI 3 (style, explode) for an array parameter's Swagger `collectionFormat`."""
+    fmt = param.get("collectionFormat")
+    return _COLLECTION_STYLES.get(fmt) if isinstance(fmt, str) and param.get("type") == "array" else None
 
 
 def _rewrite_refs(node: Any) -> Any:
@@ -81,17 +106,18 @@ def _fix_schema(node: Any) -> Any:
 class _Swagger2:
     def __init__(self, document: dict[str, Any]) -> None:
         self.doc = _fix_schema(_rewrite_refs(document))
-        self.consumes = self.doc.get("consumes") or ["application/json"]
-        self.produces = self.doc.get("produces") or ["application/json"]
-        self.global_params = self.doc.get("parameters") or {}
-        self.global_responses = self.doc.get("responses") or {}
+        self.consumes = _strings(self.doc.get("consumes")) or ["application/json"]
+        self.produces = _strings(self.doc.get("produces")) or ["application/json"]
+        self.global_params = {name: p for name, p in _dict(self.doc.get("parameters")).items()
+                              if _parameters([p])}
+        self.global_responses = _dict(self.doc.get("responses"))
 
     def convert(self) -> dict[str, Any]:
         doc = self.doc
         out: dict[str, Any] = {"openapi": "3.0.3", "info": doc.get("info") or {"title": "API", "version": ""}}
         out["servers"] = [{"url": self.server_url()}]
-        for key in ("tags", "security", "externalDocs"):
-            if key in doc:
+        for key, kind in (("tags", list), ("security", list), ("externalDocs", dict)):
+            if isinstance(doc.get(key), kind):
                 out[key] = doc[key]
         components: dict[str, Any] = {}
         if isinstance(doc.get("definitions"), dict):
@@ -99,19 +125,19 @@ class _Swagger2:
         params = {
             name: self.parameter(p)
             for name, p in self.global_params.items()
-            if isinstance(p, dict) and p.get("in") not in ("body", "formData")
+            if p.get("in") not in ("body", "formData")
         }
         if params:
             components["parameters"] = params
-        if isinstance(self.global_responses, dict) and self.global_responses:
+        if self.global_responses:
             components["responses"] = {
                 name: self.response(r, self.produces) for name, r in self.global_responses.items()
             }
-        schemes = self.security_schemes(doc.get("securityDefinitions") or {})
+        schemes = self.security_schemes(_dict(doc.get("securityDefinitions")))
         if schemes:
             components["securitySchemes"] = schemes
         out["components"] = components
-        out["paths"] = {path: self.path_item(item) for path, item in (doc.get("paths") or {}).items()
+        out["paths"] = {path: self.path_item(item) for path, item in _dict(doc.get("paths")).items()
                         if isinstance(item, dict)}
         for key, value in doc.items():
             if isinstance(key, str) and key.startswith("x-"):
@@ -120,11 +146,11 @@ class _Swagger2:
 
     def server_url(self) -> str:
         doc = self.doc
-        base_path = doc.get("basePath") or ""
+        base_path = doc.get("basePath") if isinstance(doc.get("basePath"), str) else ""
         host = doc.get("host")
-        if not host:
+        if not host or not isinstance(host, str):
             return base_path or "/"
-        schemes = doc.get("schemes") or ["https"]
+        schemes = _strings(doc.get("schemes")) or ["https"]
         scheme = "https" if "https" in schemes else schemes[0]
         return f"{scheme}://{host}{base_path}"
 
@@ -136,13 +162,13 @@ class _Swagger2:
             kind = d.get("type")
             if kind == "basic":
                 schemes[name] = {"type": "http", "scheme": "basic"}
-            elif kind == "apiKey":
-                schemes[name] = {"type": "apiKey", "in": d.get("in", "header"), "name": d.get("name", "")}
+            elif kind == "apiKey" and isinstance(d.get("name"), str):
+                where = d.get("in") if d.get("in") in ("header", "query") else "header"
+                schemes[name] = {"type": "apiKey", "in": where, "name": d["name"]}
             elif kind == "oauth2":
-                flow = {"implicit": "implicit", "password": "password", "application": "clientCredentials",
-                        "accessCode": "authorizationCode"}.get(d.get("flow", ""), "implicit")
-                body = {k: d[k] for k in ("authorizationUrl", "tokenUrl") if k in d}
-                body["scopes"] = d.get("scopes") or {}
+                flow = _OAUTH_FLOWS.get(d.get("flow") if isinstance(d.get("flow"), str) else "", "implicit")
+                body = {k: d[k] for k in ("authorizationUrl", "tokenUrl") if isinstance(d.get(k), str)}
+                body["scopes"] = _dict(d.get("scopes"))
                 schemes[name] = {"type": "oauth2", "flows": {flow: body}}
         return schemes
 
@@ -160,9 +186,9 @@ class _Swagger2:
         if isinstance(schema.get("items"), dict):
             schema["items"] = self.items(schema["items"])
         out["schema"] = schema
-        fmt = p.get("collectionFormat")
-        if fmt in _COLLECTION_STYLES and p.get("type") == "array":
-            style, explode = _COLLECTION_STYLES[fmt]
+        collection = _collection(p)
+        if collection is not None:
+            style, explode = collection
             if p.get("in") in ("query", "cookie") or style != "form":
                 out["style"] = style
             out["explode"] = explode
@@ -192,7 +218,7 @@ class _Swagger2:
         return out
 
     def path_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        shared = [self.resolve_param(p) for p in item.get("parameters") or []]
+        shared = _parameters([self.resolve_param(p) for p in _parameters(item.get("parameters"))])
         out: dict[str, Any] = {}
         if "$ref" in item:
             out["$ref"] = item["$ref"]
@@ -203,28 +229,28 @@ class _Swagger2:
         return out
 
     def operation(self, op: dict[str, Any], shared: list[Any]) -> dict[str, Any]:
-        own = [self.resolve_param(p) for p in op.get("parameters") or []]
-        own_keys = {(p.get("name"), p.get("in")) for p in own if isinstance(p, dict)}
-        params = [p for p in shared if isinstance(p, dict) and (p.get("name"), p.get("in")) not in own_keys] + own
-        consumes = op.get("consumes") or self.consumes
-        produces = op.get("produces") or self.produces
+        own = _parameters([self.resolve_param(p) for p in _parameters(op.get("parameters"))])
+        own_keys = {(p.get("name"), p.get("in")) for p in own}
+        params = [p for p in shared if (p.get("name"), p.get("in")) not in own_keys] + own
+        consumes = _strings(op.get("consumes")) or self.consumes
+        produces = _strings(op.get("produces")) or self.produces
         out = {k: v for k, v in op.items() if k not in ("parameters", "responses", "consumes", "produces", "schemes")}
-        plain = [self.parameter(p) for p in params if isinstance(p, dict) and p.get("in") not in ("body", "formData")]
+        plain = [self.parameter(p) for p in params if p.get("in") not in ("body", "formData")]
         if plain:
             out["parameters"] = plain
-        body = next((p for p in params if isinstance(p, dict) and p.get("in") == "body"), None)
-        form = [p for p in params if isinstance(p, dict) and p.get("in") == "formData"]
+        body = next((p for p in params if p.get("in") == "body"), None)
+        form = [p for p in params if p.get("in") == "formData"]
         if body is not None:
             media = [m for m in consumes if "form" not in m] or ["application/json"]
             out["requestBody"] = {
                 "required": bool(body.get("required")),
                 "content": {m: {"schema": body.get("schema") or {}} for m in media},
             }
-            if body.get("description"):
+            if isinstance(body.get("description"), str):
                 out["requestBody"]["description"] = body["description"]
         elif form:
             out["requestBody"] = self.form_body(form, consumes)
-        out["responses"] = {str(code): self.response(r, produces) for code, r in (op.get("responses") or {}).items()}
+        out["responses"] = {str(code): self.response(r, produces) for code, r in _dict(op.get("responses")).items()}
         return out
 
     def form_body(self, form: list[dict[str, Any]], consumes: list[str]) -> dict[str, Any]:
@@ -235,12 +261,12 @@ class _Swagger2:
             schema = {k: p[k] for k in _SCHEMA_KEYS if k in p}
             if p.get("description"):
                 schema["description"] = p["description"]
-            properties[p.get("name", "")] = schema
-            if p.get("required"):
-                required.append(p.get("name", ""))
-            if p.get("type") == "array" and p.get("collectionFormat") in _COLLECTION_STYLES:
-                style, explode = _COLLECTION_STYLES[p["collectionFormat"]]
-                encoding[p.get("name", "")] = {"style": style, "explode": explode}
+            properties[p["name"]] = schema
+            if p.get("required") is True:
+                required.append(p["name"])
+            collection = _collection(p)
+            if collection is not None:
+                encoding[p["name"]] = {"style": collection[0], "explode": collection[1]}
         has_file = any(s.get("format") == "binary" for s in properties.values())
         media = "multipart/form-data" if has_file or "multipart/form-data" in consumes else (
             "application/x-www-form-urlencoded")
