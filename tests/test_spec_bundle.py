@@ -32,6 +32,9 @@ paths:
               schema: {$ref: 'models/owner.yaml'}
       x-codeSamples:
         - $ref: 'examples/curl/get_owner.yml'
+  /owners:
+    get:
+      $ref: operations/list_owners.yaml
   /broken:
     get:
       operationId: broken
@@ -82,6 +85,14 @@ properties:
   name: {type: string}
   pets: {type: array, items: {$ref: 'pet.yaml#/Pet'}}
 """,
+    "operations/list_owners.yaml": """\
+operationId: listOwners
+parameters:
+  - {name: limit, in: query, schema: {type: integer}}
+responses:
+  "200":
+    description: ok
+""",
     "shared/parameters.yaml": """\
 owner_id:
   name: id
@@ -104,17 +115,19 @@ def multifile(tmp_path: Path) -> Path:
 
 def test_other_file_refs_are_bundled_and_compile(multifile):
     document = read_document(str(multifile))
-    assert set(document[BUNDLE_KEY]) == {"pets", "pet", "owner", "parameters"}
+    assert set(document[BUNDLE_KEY]) == {"pets", "pet", "owner", "parameters", "list_owners"}
     assert document["paths"]["/pets"] == {"$ref": f"#/{BUNDLE_KEY}/pets"}
     pet = document[BUNDLE_KEY]["pet"]["Pet"]
     assert pet["properties"]["friends"]["items"] == {"$ref": f"#/{BUNDLE_KEY}/pet/Pet"}  # own-file ref
     assert pet["properties"]["owner"] == {"$ref": f"#/{BUNDLE_KEY}/owner"}  # cycle pet -> owner -> pet
     compilation = compile_document(document, Profile(spec=str(multifile)))
-    assert sorted(t.name for t in compilation.tools) == ["createPet", "getOwner", "listPets"]
+    assert sorted(t.name for t in compilation.tools) == ["createPet", "getOwner", "listOwners", "listPets"]
     assert tools_problems(t.to_mcp() for t in compilation.tools) == []
     create = next(t for t in compilation.tools if t.name == "createPet")
     assert create.input_schema["properties"]["owner"] == {"$ref": "#/$defs/owner"}
     assert set(create.input_schema["$defs"]) == {"owner", "Pet"}
+    owners = next(t for t in compilation.tools if t.name == "listOwners")  # an operation in a file of its own
+    assert list(owners.input_schema["properties"]) == ["limit"]
 
 
 def test_a_missing_file_skips_only_the_operations_that_need_it(multifile):

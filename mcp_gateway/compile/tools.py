@@ -386,23 +386,25 @@ def compile_document(document: dict[str, Any], profile: Profile, registry: NameR
             continue
         item_server = server_url(item.get("servers"))
         for method in METHODS:
-            op = item.get(method)
-            if not isinstance(op, dict):
+            if not isinstance(item.get(method), dict):
                 continue
             operations += 1
-            operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
-            if not selected(profile, method.upper(), path, operation_id, operation_tags(op)):
-                continue
+            label = f"{method.upper()} {path}"
             try:
+                op = deref(document, item[method])  # multi-file documents may keep each operation in its own file
+                if not isinstance(op, dict):
+                    raise OperationSkipped("the operation is not an object")
+                operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
+                if not selected(profile, method.upper(), path, operation_id, operation_tags(op)):
+                    continue
                 base = server_url(op.get("servers")) or item_server
                 tools.append(compiler.compile(path, method, item, op, registry, base))
             except OperationSkipped as exc:
-                skipped.append(Skipped(f"{method.upper()} {path}", str(exc)))
+                skipped.append(Skipped(label, str(exc)))
             except RecursionError:
-                skipped.append(Skipped(f"{method.upper()} {path}", "schema nests too deeply to convert"))
+                skipped.append(Skipped(label, "schema nests too deeply to convert"))
             except Exception as exc:  # noqa: BLE001 - one malformed operation must not cost the whole document
-                skipped.append(Skipped(f"{method.upper()} {path}",
-                                       f"malformed operation ({type(exc).__name__}: {str(exc)[:200]})"))
+                skipped.append(Skipped(label, f"malformed operation ({type(exc).__name__}: {str(exc)[:200]})"))
     components = document.get("components")
     schemes = components.get("securitySchemes") if isinstance(components, dict) else None
     return Compilation(
