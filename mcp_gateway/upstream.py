@@ -16,6 +16,7 @@ from mcp_gateway.streaming import SSEParser
 
 EventHandler = Callable[[str, str], Awaitable[None]]
 MAX_STREAM_BYTES = 32 * 1024 * 1024
+MAX_REDIRECTS = 10
 
 
 class UpstreamError(Exception):
@@ -128,7 +129,7 @@ class Upstream:
             raise UpstreamError(self.redact(f"the request could not be built ({exc}); check the arguments")) from None
         target = f"{request.method} {request.url.copy_with(query=None)}"
         try:
-            response = await self.client.send(request, stream=True)
+            response = await self._follow(request)
         except httpx.TimeoutException:
             raise UpstreamError(
                 f"{target} timed out after {self.timeout:g}s; the upstream may be slow or down, try again later"
@@ -141,9 +142,14 @@ class Upstream:
         try:
             media = response.headers.get("content-type", "")
             if on_event is not None and media.startswith("text/event-stream") and response.status_code < 400:
-                total = await _read_events(response, on_event)
+                handler = on_event
+
+                async def masked(event: str, data: str) -> None:
+                    await handler(event, self.redact(data))
+
+                total = await _read_events(response, masked)
                 return Reply(response.status_code, response.reason_phrase, response.headers, b"", total,
-                             str(request.url.copy_with(query=None)), streamed=True)
+                             str(response.request.url.copy_with(query=None)), streamed=True)
             body = bytearray()
             total = 0
             async for chunk in response.aiter_bytes():
@@ -161,8 +167,59 @@ class Upstream:
             raise UpstreamError(self.redact(f"{target}: reading the answer failed ({type(exc).__name__})")) from None
         finally:
             await response.aclose()
-        return Reply(response.status_code, response.reason_phrase, response.headers, bytes(body), total,
-                     str(request.url.copy_with(query=None)))
+        masked = self._mask_body(bytes(body), media)
+        return Reply(response.status_code, response.reason_phrase, response.headers, masked,
+                     total - len(body) + len(masked), str(response.request.url.copy_with(query=None)))
+
+    def _mask_body(self, body: bytes, media: str) -> bytes:
+        """Secrets a text answer echoes back (a query key in a `next` link, an error quoting the key) become `***`,
+        so that no part of a result, structured content included, can carry them."""
+        media = media.split(";")[0].strip().lower()
+        if media and not (media.startswith("text/") or "json" in media or media.endswith(("xml", "javascript"))
+                          or media == "application/x-www-form-urlencoded"):
+            return body
+        for secret in self.credentials.secrets:
+            if secret:
+                body = body.replace(secret.encode(), b"***")
+        return body
+
+    async def _follow(self, request: httpx.Request) -> httpx.Response:
+        """Send, following redirects by hand: auth, profile headers and cookies go to the first origin only."""
+        response = await self.client.send(request, stream=True, follow_redirects=False)
+        for _ in range(MAX_REDIRECTS):
+            if not response.has_redirect_location:
+                return response
+            await response.aclose()
+            response = await self.client.send(self._redirected(response), stream=True, follow_redirects=False)
+        await response.aclose()
+        raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=response.request)
+
+    def _redirected(self, response: httpx.Response) -> httpx.Request:
+        previous = response.request
+        url = previous.url.join(response.headers["location"])
+        method = previous.method
+        if (response.status_code == 303 and method != "HEAD") or (response.status_code in (301, 302)
+                                                                   and method == "POST"):
+            method = "GET"
+        headers = httpx.Headers(previous.headers)
+        for name in ("host", "content-length", "transfer-encoding"):
+            headers.pop(name, None)
+        if method != previous.method:
+            headers.pop("content-type", None)
+        if not _same_origin(previous.url, url):
+            for name in [*self.credentials.headers, *self.static_headers, "authorization", "cookie"]:
+                headers.pop(name, None)
+        content = previous.content if method == previous.method else None
+        return self.client.build_request(method, url, headers=headers, content=content, timeout=self.timeout)
+
+
+def _same_origin(first: httpx.URL, then: httpx.URL) -> bool:
+    """The same scheme, host and port, or an upgrade from http to https on the same host's default ports."""
+    if first.host != then.host:
+        return False
+    if first.scheme == then.scheme:
+        return first.port == then.port
+    return first.scheme == "http" and then.scheme == "https" and first.port in (None, 80) and then.port in (None, 443)
 
 
 async def _read_events(response: httpx.Response, on_event: EventHandler) -> int:

@@ -46,11 +46,12 @@ class Served:
 
 
 @asynccontextmanager
-async def serve_stdio(args: list[str], mode: str = "legacy", env: dict[str, str] | None = None
-                      ) -> AsyncIterator[Served]:
+async def serve_stdio(args: list[str], mode: str = "legacy", env: dict[str, str] | None = None,
+                      log_level: str = "INFO") -> AsyncIterator[Served]:
     """`python -m mcp_gateway serve ARGS` over stdio behind the official client, its stderr captured."""
     errlog = tempfile.TemporaryFile("w+", encoding="utf-8")
-    params = StdioServerParameters(command=GATEWAY[0], args=[*GATEWAY[1:], "serve", *args],
+    params = StdioServerParameters(command=GATEWAY[0],
+                                   args=[*GATEWAY[1:], "--log-level", log_level, "serve", *args],
                                    env=env or server_env(), cwd=str(ROOT))
     served: Served | None = None
     try:
