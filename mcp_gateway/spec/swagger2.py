@@ -34,8 +34,7 @@ _COLLECTION_STYLES = {
 
 def normalise(document: dict[str, Any], source: str) -> dict[str, Any]:
     """Return the document in OpenAPI 3.x shape, or raise DocumentError if it is neither OpenAPI nor Swagger."""
-    version = document.get("openapi")
-    if isinstance(version, str) and version.startswith("3."):
+    if str(document.get("openapi", "")).startswith("3."):  # a YAML `openapi: 3.1` is a number
         if not isinstance(document.get("paths", {}), dict):
             raise DocumentError(source, "`paths` must be a mapping", "/paths")
         return document
