@@ -1,0 +1,57 @@
+"""The command line as a user runs it: tools, call and check, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.conftest import FIXTURES
+from tests.servers import run_cli
+
+ECHO = str(FIXTURES / "echo.yaml")
+
+
+def test_tools_json_is_what_tools_list_sends():
+    done = run_cli("tools", ECHO, "--json")
+    assert done.returncode == 0, done.stderr
+    tools = json.loads(done.stdout)
+    assert len(tools) == 19
+    for tool in tools:
+        assert re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", tool["name"])
+        assert tool["inputSchema"]["type"] == "object"
+        assert tool["description"]
+    by_name = {tool["name"]: tool for tool in tools}
+    assert by_name["getItem"]["annotations"]["readOnlyHint"] is True
+    assert by_name["getItem"]["outputSchema"]["type"] == "object"
+    assert by_name["deleteItem"]["annotations"]["destructiveHint"] is True
+
+
+def test_a_profile_shapes_the_tools():
+    done = run_cli("tools", str(FIXTURES / "echo_shaped.yaml"), "--json")
+    assert done.returncode == 0, done.stderr
+    tools = {tool["name"]: tool for tool in json.loads(done.stdout)}
+    assert set(tools) == {"echo_fetch_item", "echo_read_text"}  # read_only, include, exclude, overrides
+    assert tools["echo_fetch_item"]["description"] == "Fetch one item.\n\nGET /items/{id}"
+    assert tools["echo_fetch_item"]["annotations"]["idempotentHint"] is True
+
+
+def test_call_exit_codes(upstream):
+    ok = run_cli("call", ECHO, "getText", "--base-url", upstream.url)
+    failed = run_cli("call", ECHO, "getStatus", "--args", '{"code": 500}', "--base-url", upstream.url)
+    invalid = run_cli("call", ECHO, "getStatus", "--args", '{"code": "x"}', "--base-url", upstream.url)
+    not_json = run_cli("call", ECHO, "getStatus", "--args", "{code: 1}", "--base-url", upstream.url)
+    assert (ok.returncode, ok.stdout.strip()) == (0, "plain words ✓")
+    assert failed.returncode == 1 and "HTTP 500" in failed.stdout and "failure 500" in failed.stdout
+    assert invalid.returncode == 1 and "`code`" in invalid.stdout
+    assert not_json.returncode == 2 and "--args" in not_json.stderr
+    assert [r.raw_path for r in upstream.requests] == ["/text", "/status/500"]
+
+
+def test_check_prints_one_json_line_per_document(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("openapi: [unclosed\n")
+    done = run_cli("check", ECHO, str(broken))
+    good, bad = (json.loads(line) for line in done.stdout.splitlines())
+    assert done.returncode == 1
+    assert (good["source"], good["ok"], good["operations"], good["tools"], good["skipped"]) == (ECHO, True, 19, 19, [])
+    assert bad["ok"] is False and bad["error"]
