@@ -99,3 +99,19 @@ async def test_each_kind_of_success_body(upstream, era):
     assert "no content" in text_of(empty) and "204" in text_of(empty)
     assert text_of(latin) == "café"
     assert item.structured_content == {"method": "GET", "path": "/items/x", "query": ""}
+
+
+async def test_a_header_value_cannot_start_another_header(upstream):
+    async with serve_stdio([ECHO, "--base-url", upstream.url]) as served:
+        injected = await served.client.call_tool("getItem", {"id": "x", "X-Trace": "a\r\nX-Evil: 1"})
+    assert injected.is_error and "header" in text_of(injected).lower()
+    assert upstream.requests == []
+
+
+@pytest.mark.xfail(reason="compile/tools.py gives path parameters no minLength, so an empty value is accepted "
+                          "and the request goes to the parent path", strict=True)
+async def test_an_empty_path_value_is_refused(upstream):
+    async with serve_stdio([ECHO, "--base-url", upstream.url]) as served:
+        result = await served.client.call_tool("deleteItem", {"id": ""})
+    assert result.is_error and "`id`" in text_of(result)
+    assert upstream.requests == []  # not `DELETE /items/`
