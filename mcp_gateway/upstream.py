@@ -51,6 +51,8 @@ class Credentials:
         if auth.type == "basic":
             user = self._read(auth.username_env)
             password = self._read(auth.password_env)
+            if user is not None and user != password:
+                self.secrets.remove(user)  # a user name such as `api` is no secret, and masking it mangles answers
             if user is not None and password is not None:
                 token = base64.b64encode(f"{user}:{password}".encode()).decode()
                 self.secrets.append(token)
@@ -209,7 +211,7 @@ class Upstream:
         if not _same_origin(previous.url, url):
             for name in [*self.credentials.headers, *self.static_headers, "authorization", "cookie"]:
                 headers.pop(name, None)
-        content = previous.content if method == previous.method else None
+        content = previous.content if method == previous.method and previous.content else None
         return self.client.build_request(method, url, headers=headers, content=content, timeout=self.timeout)
 
 

@@ -77,8 +77,11 @@ async def test_bearer_and_basic_from_profiles(upstream):
         bearer_log = served.stderr()
     async with serve_stdio([str(FIXTURES / "auth_basic.yaml")], env=env_for(upstream)) as served:
         basic = await served.client.call_tool("echo", {})
+        upstream.reply(200, {"owner": "alice", "note": f"password {PASSWORD}"})
+        owned = await served.client.call_tool("echo", {})
         basic_log = served.stderr()
     assert not bearer.is_error and not basic.is_error
+    assert owned.structured_content == {"owner": "alice", "note": "password ***"}  # the user name is no secret
     assert upstream.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
     credentials = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
     assert upstream.requests[1].headers["authorization"] == f"Basic {credentials}"
