@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from mcp_gateway.compile import compile_document
-from mcp_gateway.compile.naming import TOOL_NAME_RE, NameRegistry, clean, derived_name, shorten, singular
+from mcp_gateway.compile.naming import (
+    TOOL_NAME_RE,
+    NameRegistry,
+    by_parameters,
+    clean,
+    derived_name,
+    shorten,
+    singular,
+)
 from mcp_gateway.profile import Profile
 
 
@@ -37,6 +45,7 @@ def test_clean_keeps_only_safe_characters(operation_id, expected):
     ("get", "/status", "get_status"),
     ("get", "/v2/accountSettings", "list_account_settings"),
     ("head", "/files/{id}", "head_file"),
+    ("get", "/v1/messages/batches?beta=true", "list_messages_batches"),
 ])
 def test_derived_names_are_verb_phrases(method, path, expected):
     assert derived_name(method, path) == expected
@@ -69,6 +78,19 @@ def test_registry_is_unique_ignoring_case_and_stable():
     assert all(TOOL_NAME_RE.match(n) for n in names)
 
 
+def test_registry_takes_the_first_free_fallback():
+    registry = NameRegistry(64)
+    assert registry.claim("create") == "create"
+    assert registry.claim("create", "create_image") == "create_image"
+    assert registry.claim("create", "create_image") == "create_2"
+
+
+def test_by_parameters():
+    assert by_parameters("get_chart", "/chart/{pk}") == "get_chart_by_pk"
+    assert by_parameters("get_report_log", "/report/{pk}/log/{logId}") == "get_report_log_by_pk_log_id"
+    assert by_parameters("list_charts", "/charts") == "list_charts"
+
+
 def _document(operation_ids: list[str | None]) -> dict:
     paths = {f"/things{i}/{{id}}": {"get": {"responses": {"200": {"description": "ok"}},
                                             **({"operationId": o} if o is not None else {})}}
@@ -90,3 +112,15 @@ def test_override_names_are_cleaned_too():
     profile = Profile(spec="x", overrides={"repos/get": {"name": "get a repo!"}})
     compilation = compile_document(_document(["repos/get"]), profile)
     assert compilation.tools[0].name == "get_a_repo"
+
+
+def test_clashes_fall_back_to_derived_names_then_path_parameters():
+    ok = {"responses": {"200": {"description": "ok"}}}
+    document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {
+        "/containers/{id}": {"get": {"operationId": "find", **ok}},
+        "/images/{name}": {"get": {"operationId": "find", **ok}},
+        "/chart/": {"get": ok},
+        "/chart/{pk}": {"get": ok},
+    }}
+    names = [tool.name for tool in compile_document(document, Profile(spec="x")).tools]
+    assert names == ["find", "get_image", "get_chart", "get_chart_by_pk"]

@@ -50,7 +50,7 @@ def _words(segment: str) -> str:
 
 def derived_name(method: str, path: str) -> str:
     """A verb phrase from method and path: `GET /v1/models` -> `list_models`, `DELETE /pods/{id}` -> `delete_pod`."""
-    raw = [s for s in path.split("/") if s]
+    raw = [s for s in path.split("?")[0].split("/") if s]
     segments: list[tuple[str, bool]] = []  # (words, is_parameter)
     for seg in raw:
         is_param = seg.startswith("{") and seg.endswith("}")
@@ -79,6 +79,12 @@ def derived_name(method: str, path: str) -> str:
     return "_".join([verb, *nouns])
 
 
+def by_parameters(name: str, path: str) -> str:
+    """`name` told apart by the path's parameters: `get_chart` for `/chart/{pk}` -> `get_chart_by_pk`."""
+    words = [_words(var) for var in re.findall(r"{([^{}]+)}", path.split("?")[0])]
+    return "_".join([name, "by", *words]) if any(words) else name
+
+
 class NameRegistry:
     """Hands out unique names; case-insensitive, since some clients fold case."""
 
@@ -90,7 +96,13 @@ class NameRegistry:
         """Mark names as taken (by tools of other APIs served alongside)."""
         self._taken.update(name.lower() for name in names)
 
-    def claim(self, wanted: str) -> str:
+    def claim(self, wanted: str, *fallbacks: str) -> str:
+        """The first of the names that is free (cut to the limit), else the first with a number."""
+        for candidate in (wanted, *fallbacks):
+            name = shorten(candidate, self.limit)
+            if name.lower() not in self._taken:
+                self._taken.add(name.lower())
+                return name
         name = shorten(wanted, self.limit)
         n = 1
         while name.lower() in self._taken:

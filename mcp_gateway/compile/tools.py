@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp_gateway.compile.filters import selected
-from mcp_gateway.compile.naming import NameRegistry, clean, derived_name
+from mcp_gateway.compile.naming import NameRegistry, by_parameters, clean, derived_name
 from mcp_gateway.compile.refs import deref
 from mcp_gateway.compile.schema import SchemaConverter
 from mcp_gateway.errors import OperationSkipped
@@ -76,7 +76,8 @@ class _Arguments:
         self.taken: set[str] = set()
 
     def claim(self, name: str, prefix: str) -> str:
-        base = clean(name, r"A-Za-z0-9_.-")[:64] or prefix
+        spelled = name.replace("<", "_lt_").replace(">", "_gt_")  # `StartTime<` and `StartTime>` stay apart
+        base = clean(spelled, r"A-Za-z0-9_.-")[:64] or prefix
         for candidate in (base, f"{prefix}_{base}"[:64]):
             if candidate not in self.taken:
                 self.taken.add(candidate)
@@ -307,10 +308,11 @@ class _OperationCompiler:
         if refs:
             input_schema["$defs"] = self.converter.defs_for(refs)
         override = self.profile.overrides.get(operation_id or "") or self.profile.overrides.get(label)
-        wanted = clean(override.name if override and override.name else "") or clean(operation_id or "") or \
-            derived_name(method, path)
+        derived = derived_name(method, path)
+        wanted = [clean(override.name)] if override and clean(override.name or "") else \
+            [name for name in (clean(operation_id or ""), derived, by_parameters(derived, path)) if name]
         if self.profile.tool_prefix:
-            wanted = f"{self.profile.tool_prefix}_{wanted}"
+            wanted = [f"{self.profile.tool_prefix}_{name}" for name in wanted]
         summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
         annotations = dict(_ANNOTATIONS.get(method.upper(), {"readOnlyHint": False}))
         annotations["openWorldHint"] = True
@@ -319,7 +321,7 @@ class _OperationCompiler:
         description = override.description if override and override.description else self.description(op, summary)
         output_schema = self.output_schema(op)
         return CompiledTool(
-            name=registry.claim(wanted),  # last: an operation that fails above must not hold a name
+            name=registry.claim(*wanted),  # last: an operation that fails above must not hold a name
             title=(override.title if override and override.title else summary[:120] or None),
             description=f"{description}\n\n{label}".strip(),
             input_schema=input_schema,

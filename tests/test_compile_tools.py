@@ -1,0 +1,74 @@
+"""Operations -> tools: argument names, path templates, path-item refs, parameter content, bodies."""
+
+from __future__ import annotations
+
+from mcp_gateway.compile import compile_document
+from mcp_gateway.compile.validate import tools_problems
+from mcp_gateway.profile import Profile
+
+OK = {"200": {"description": "ok"}}
+
+
+def compile_paths(paths: dict, **components) -> dict:
+    document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths,
+                "components": components}
+    compilation = compile_document(document, Profile(spec="x"))
+    assert tools_problems(tool.to_mcp() for tool in compilation.tools) == []
+    return {tool.operation: tool for tool in compilation.tools}
+
+
+def test_argument_names_are_safe_distinct_and_readable():
+    params = [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("StartTime", "StartTime<", "StartTime>")]
+    params += [{"name": "$.xgafv", "in": "query"}, {"name": "", "in": "header"}, {"name": "id", "in": "query"},
+               {"name": "Content-Type", "in": "header"}]
+    body = {"content": {"application/json": {"schema": {"type": "object", "properties": {
+        "id": {"type": "string"}, "created": {"type": "string", "readOnly": True}, "name": {"type": "string"}}}}}}
+    tool = compile_paths({"/things/{id}": {"post": {"parameters": params, "requestBody": body, "responses": OK}}})[
+        "POST /things/{id}"]
+    assert [(p.argument, p.name, p.location) for p in tool.plan.params] == [
+        ("id", "id", "path"), ("StartTime", "StartTime", "query"), ("StartTime_lt", "StartTime<", "query"),
+        ("StartTime_gt", "StartTime>", "query"), (".xgafv", "$.xgafv", "query"), ("query_id", "id", "query")]
+    assert tool.plan.body.fields == (("body_id", "id"), ("name", "name"))
+    assert tool.input_schema["required"] == ["id"]
+
+
+def test_path_templates_win_over_declarations():
+    declared = [{"name": "gone", "in": "path", "required": True, "schema": {"type": "string"}}]
+    tool = compile_paths({"/a/{undeclared}": {"get": {"parameters": declared, "responses": OK}}})["GET /a/{undeclared}"]
+    assert [(p.argument, p.location) for p in tool.plan.params] == [("undeclared", "path")]
+    assert tool.input_schema["properties"]["undeclared"] == {"type": "string"}
+    assert tool.input_schema["required"] == ["undeclared"]
+
+
+def test_path_item_refs_and_shared_parameters():
+    item = {"parameters": [{"$ref": "#/components/parameters/Limit"}],
+            "get": {"operationId": "listAll", "responses": OK}}
+    tools = compile_paths({"/all": {"$ref": "#/components/x-items/all"}},
+                          parameters={"Limit": {"name": "limit", "in": "query", "schema": {"type": "integer"}}},
+                          **{"x-items": {"all": item}})
+    assert tools["GET /all"].name == "listAll"
+    assert tools["GET /all"].input_schema["properties"] == {"limit": {"type": "integer"}}
+
+
+def test_parameters_described_with_content_are_sent_as_json():
+    param = {"name": "q", "in": "query", "content": {"application/json": {"schema": {"type": "object"}}}}
+    tool = compile_paths({"/search": {"get": {"parameters": [param], "responses": OK}}})["GET /search"]
+    assert tool.plan.params[0].as_json is True
+    assert tool.input_schema["properties"]["q"] == {"type": "object"}
+
+
+def test_bodies_that_are_not_plain_objects_are_one_argument():
+    body = {"required": True, "content": {"application/json": {"schema": {
+        "oneOf": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"type": "array"}]}}}}
+    tool = compile_paths({"/x": {"post": {"requestBody": body, "responses": OK}}})["POST /x"]
+    assert tool.plan.body.argument == "body"
+    assert tool.input_schema["required"] == ["body"]
+    assert "oneOf" in tool.input_schema["properties"]["body"]
+
+
+def test_operation_servers_and_tags():
+    op = {"servers": [{"url": "https://{region}.example.com", "variables": {"region": {"default": "eu"}}}],
+          "tags": ["a", 3, "b"], "responses": OK}
+    tool = compile_paths({"/x": {"get": op}})["GET /x"]
+    assert tool.plan.base_url == "https://eu.example.com"
+    assert tool.tags == ("a", "b")
