@@ -168,3 +168,13 @@ def test_unusable_documents_get_one_clear_error_naming_the_file(tmp_path, text, 
         read_document(str(path))
     assert str(caught.value).startswith(str(path))
     assert message in str(caught.value)
+
+
+def test_percent_encoded_file_names(tmp_path):
+    (tmp_path / "my pet.yaml").write_text("type: object\nproperties: {name: {type: string}}\n")
+    root = tmp_path / "root.yaml"
+    root.write_text("openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /p:\n    post:\n"
+                    "      requestBody: {content: {application/json: {schema: {$ref: 'my%20pet.yaml'}}}}\n"
+                    "      responses: {'200': {description: ok}}\n")
+    compilation = compile_document(read_document(str(root)), Profile(spec=str(root)))
+    assert list(compilation.tools[0].input_schema["properties"]) == ["name"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin
 
 from mcp_gateway.errors import DocumentError
 from mcp_gateway.spec.load import fetch_text, is_url, parse_text
@@ -29,7 +29,7 @@ class _Bundler:
     def location(self, base: str, target: str) -> str:
         if is_url(base):
             return urljoin(base, target)
-        return str((Path(base).parent / target).resolve())
+        return str((Path(base).parent / unquote(target)).resolve())  # `my%20file.yaml` is `my file.yaml`
 
     def file_id(self, location: str) -> str | None:
         if location in self.ids:
