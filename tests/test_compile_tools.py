@@ -72,3 +72,14 @@ def test_operation_servers_and_tags():
     tool = compile_paths({"/x": {"get": op}})["GET /x"]
     assert tool.plan.base_url == "https://eu.example.com"
     assert tool.tags == ("a", "b")
+
+
+def test_malformed_path_items_and_operations_are_skipped_by_name():
+    document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "paths": {"/x": {"get": "junk", "post": {"responses": OK}}, "/y": 3, "/z": {"$ref": "#/nowhere"}}}
+    compilation = compile_document(document, Profile(spec="x"))
+    assert [t.operation for t in compilation.tools] == ["POST /x"]
+    assert compilation.operations == 2
+    assert [(s.operation, s.reason) for s in compilation.skipped] == [
+        ("GET /x", "the operation is not an object"), ("* /y", "the path item is not an object"),
+        ("* /z", "reference '#/nowhere' points at nothing")]

@@ -381,14 +381,14 @@ def compile_document(document: dict[str, Any], profile: Profile, registry: NameR
         path = str(path)
         try:
             item = deref(document, raw_item)
+            if not isinstance(item, dict):
+                raise OperationSkipped("the path item is not an object")
         except OperationSkipped as exc:
             skipped.append(Skipped(f"* {path}", str(exc)))
             continue
-        if not isinstance(item, dict):
-            continue
         item_server = server_url(item.get("servers"))
         for method in METHODS:
-            if not isinstance(item.get(method), dict):
+            if method not in item:
                 continue
             operations += 1
             label = f"{method.upper()} {path}"

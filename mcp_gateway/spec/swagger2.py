@@ -136,8 +136,8 @@ class _Swagger2:
         if schemes:
             components["securitySchemes"] = schemes
         out["components"] = components
-        out["paths"] = {path: self.path_item(item) for path, item in _dict(doc.get("paths")).items()
-                        if isinstance(item, dict)}
+        out["paths"] = {path: self.path_item(item) if isinstance(item, dict) else item  # compile names the bad ones
+                        for path, item in _dict(doc.get("paths")).items()}
         for key, value in doc.items():
             if isinstance(key, str) and key.startswith("x-"):
                 out[key] = value
@@ -222,9 +222,9 @@ class _Swagger2:
         if "$ref" in item:
             out["$ref"] = item["$ref"]
         for method in _METHODS:
-            op = item.get(method)
-            if isinstance(op, dict):
-                out[method] = self.operation(op, shared)
+            if method in item:
+                op = item[method]
+                out[method] = self.operation(op, shared) if isinstance(op, dict) and "$ref" not in op else op
         return out
 
     def operation(self, op: dict[str, Any], shared: list[Any]) -> dict[str, Any]:
