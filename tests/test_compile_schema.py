@@ -134,7 +134,8 @@ def _document(schemas: dict, body: dict, response: dict | None = None) -> dict:
 
 def test_tools_carry_only_the_defs_they_reach_and_validate():
     schemas = {
-        "Tree": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}}}},
+        "Tree": {"type": "object",
+                 "properties": {"kids": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}}}},
         "Unused": {"type": "string"},
     }
     body = {"type": "object", "required": ["tree"], "properties": {"tree": {"$ref": "#/components/schemas/Tree"}}}

@@ -18,7 +18,8 @@ def compile_paths(paths: dict, **components) -> dict:
 
 
 def test_argument_names_are_safe_distinct_and_readable():
-    params = [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("StartTime", "StartTime<", "StartTime>")]
+    params = [{"name": n, "in": "query", "schema": {"type": "string"}}
+              for n in ("StartTime", "StartTime<", "StartTime>")]
     params += [{"name": "$.xgafv", "in": "query"}, {"name": "", "in": "header"}, {"name": "id", "in": "query"},
                {"name": "Content-Type", "in": "header"}]
     body = {"content": {"application/json": {"schema": {"type": "object", "properties": {
