@@ -34,18 +34,15 @@ _COLLECTION_STYLES = {
 
 def normalise(document: dict[str, Any], source: str) -> dict[str, Any]:
     """Return the document in OpenAPI 3.x shape, or raise DocumentError if it is neither OpenAPI nor Swagger."""
-    if str(document.get("openapi", "")).startswith("3."):  # a YAML `openapi: 3.1` is a number
-        if not isinstance(document.get("paths", {}), dict):
-            raise DocumentError(source, "`paths` must be a mapping", "/paths")
-        return document
-    if str(document.get("swagger", "")).startswith("2"):
-        if not isinstance(document.get("paths", {}), dict):
-            raise DocumentError(source, "`paths` must be a mapping", "/paths")
-        return _Swagger2(document).convert()
-    raise DocumentError(
-        source,
-        "is not an OpenAPI 3.x or Swagger 2.0 document (no `openapi: 3.x` or `swagger: \"2.0\"` key at the top)",
-    )
+    openapi_3 = str(document.get("openapi", "")).startswith("3.")  # a YAML `openapi: 3.1` is a number
+    if not openapi_3 and not str(document.get("swagger", "")).startswith("2"):
+        raise DocumentError(
+            source,
+            "is not an OpenAPI 3.x or Swagger 2.0 document (no `openapi: 3.x` or `swagger: \"2.0\"` key at the top)",
+        )
+    if not isinstance(document.get("paths", {}), dict):
+        raise DocumentError(source, "`paths` must be a mapping", "/paths")
+    return document if openapi_3 else _Swagger2(document).convert()
 
 
 def _dict(value: Any) -> dict[str, Any]:
