@@ -160,3 +160,11 @@ def test_a_dangling_ref_in_a_response_costs_only_the_output_schema():
     compilation = compile_document(_document({}, {"type": "object"}, {"$ref": "#/components/schemas/Gone"}),
                                    Profile(spec="x"))
     assert compilation.tools[0].output_schema is None
+
+
+def test_a_ref_that_only_points_at_itself_skips_its_operation():
+    schemas = {"Loop": {"$ref": "#/components/schemas/Loop"}}
+    compilation = compile_document(_document(schemas, {"type": "object", "properties": {
+        "x": {"$ref": "#/components/schemas/Loop"}}}), Profile(spec="x"))
+    assert compilation.tools == ()
+    assert compilation.skipped[0].reason == "schema reference chain is circular"

@@ -107,23 +107,17 @@ class SchemaConverter:
     # -- internals -----------------------------------------------------------------------------
     def _ref(self, ref: str, refs: set[str]) -> dict[str, Any]:
         if ref not in self.def_names:
-            lookup(self.document, ref)  # raises OperationSkipped when it dangles
+            self.resolve({"$ref": ref})  # raises OperationSkipped when it dangles or only points at itself
             self.def_names[ref] = def_name_for(ref, self._taken)
         refs.add(ref)
         return {"$ref": f"#/$defs/{self.def_names[ref]}"}
 
     def _definition(self, ref: str) -> tuple[Any, frozenset[str]]:
-        cache = self._defs
-        if ref not in cache:
-            cache[ref] = {}  # placeholder: a cycle back to this ref resolves to its name, not a re-visit
+        if ref not in self._defs:  # a cycle back to `ref` is only a name (see `_ref`), never a re-visit
             edges: set[str] = set()
-            try:
-                cache[ref] = self._node(lookup(self.document, ref), edges)
-            except BaseException:
-                del cache[ref]  # a later tool must meet the same error, not a half-made definition
-                raise
+            self._defs[ref] = self._node(lookup(self.document, ref), edges)
             self._edges[ref] = frozenset(edges)
-        return cache[ref], self._edges.get(ref, frozenset())
+        return self._defs[ref], self._edges[ref]
 
     def _schemas(self, values: Any, refs: set[str]) -> list[Any] | None:
         if not isinstance(values, list):
