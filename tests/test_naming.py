@@ -81,8 +81,8 @@ def test_registry_is_unique_ignoring_case_and_stable():
 def test_registry_takes_the_first_free_fallback():
     registry = NameRegistry(64)
     assert registry.claim("create") == "create"
-    assert registry.claim("create", "create_image") == "create_image"
-    assert registry.claim("create", "create_image") == "create_2"
+    assert registry.claim("create", ["create_image"]) == "create_image"
+    assert registry.claim("create", iter(["create_image"])) == "create_2"
 
 
 def test_by_parameters():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+from collections.abc import Iterable
 from collections.abc import Iterable
 
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -96,9 +98,9 @@ class NameRegistry:
         """Mark names as taken (by tools of other APIs served alongside)."""
         self._taken.update(name.lower() for name in names)
 
-    def claim(self, wanted: str, *fallbacks: str) -> str:
-        """The first of the names that is free (cut to the limit), else the first with a number."""
-        for candidate in (wanted, *fallbacks):
+    def claim(self, wanted: str, fallbacks: Iterable[str] = ()) -> str:
+        """`wanted` if free, else the first free fallback (drawn lazily), else `wanted` numbered; cut to the limit."""
+        for candidate in itertools.chain([wanted], fallbacks):
             name = shorten(candidate, self.limit)
             if name.lower() not in self._taken:
                 self._taken.add(name.lower())

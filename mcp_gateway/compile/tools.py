@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,15 @@ def _list(value: Any) -> list[Any]:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _names(operation_id: str, method: str, path: str) -> Iterator[str]:
+    """Tool names to try, best first: the operationId, the derived verb phrase, that told apart by path parameters."""
+    if operation_id:
+        yield operation_id
+    derived = derived_name(method, path)
+    yield derived
+    yield by_parameters(derived, path)
 
 
 def operation_tags(op: dict[str, Any]) -> list[str]:
@@ -308,11 +318,10 @@ class _OperationCompiler:
         if refs:
             input_schema["$defs"] = self.converter.defs_for(refs)
         override = self.profile.overrides.get(operation_id or "") or self.profile.overrides.get(label)
-        derived = derived_name(method, path)
-        wanted = [clean(override.name)] if override and clean(override.name or "") else \
-            [name for name in (clean(operation_id or ""), derived, by_parameters(derived, path)) if name]
+        chosen = clean(override.name or "") if override else ""
+        names = iter([chosen]) if chosen else _names(clean(operation_id or ""), method, path)
         if self.profile.tool_prefix:
-            wanted = [f"{self.profile.tool_prefix}_{name}" for name in wanted]
+            names = (f"{self.profile.tool_prefix}_{name}" for name in names)
         summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
         annotations = dict(_ANNOTATIONS.get(method.upper(), {"readOnlyHint": False}))
         annotations["openWorldHint"] = True
@@ -321,7 +330,7 @@ class _OperationCompiler:
         description = override.description if override and override.description else self.description(op, summary)
         output_schema = self.output_schema(op)
         return CompiledTool(
-            name=registry.claim(*wanted),  # last: an operation that fails above must not hold a name
+            name=registry.claim(next(names), names),  # last: an operation that fails above must not hold a name
             title=(override.title if override and override.title else summary[:120] or None),
             description=f"{description}\n\n{label}".strip(),
             input_schema=input_schema,
