@@ -7,6 +7,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from mcp_gateway.compile.validate import ToolChecker, tools_problems
+from tests.test_compile_robust import positions, replaced
 
 SCHEMAS = [
     {"type": "object", "properties": {"a": {"type": "string", "description": "x"}}},
@@ -69,3 +70,31 @@ def test_valid_tools_and_case_folded_duplicates():
 def test_refs_in_data_are_not_schema_refs():
     schema = {"type": "object", "properties": {"a": {"default": {"$ref": "#/nowhere"}, "examples": [{"$ref": "x"}]}}}
     assert ToolChecker().tool_problems(tool(inputSchema=schema)) == []
+
+
+RICH = {
+    "type": "object", "required": ["a"], "additionalProperties": False,
+    "properties": {
+        "a": {"type": ["string", "null"], "pattern": "^x", "minLength": 1, "description": "d", "examples": ["x"]},
+        "b": {"type": "array", "items": {"$ref": "#/$defs/Node"}, "maxItems": 3, "uniqueItems": True},
+        "c": {"anyOf": [{"type": "integer", "exclusiveMinimum": 0}, {"enum": [1, "two", None]}], "default": 1},
+    },
+    "$defs": {"Node": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+                       "patternProperties": {"^x-": {"const": {"k": "v"}}}}},
+}
+
+
+def test_meta_problems_agree_with_check_schema_on_every_mutation():
+    checker = ToolChecker()  # one checker throughout, so that what it remembers is put to the test
+    verdicts = []
+    for path in positions(RICH):
+        for junk in (None, -1, "x", "([", [], {}, [{}], True):
+            schema = replaced(RICH, path, junk)
+            try:
+                Draft202012Validator.check_schema(schema)
+                valid = True
+            except SchemaError:
+                valid = False
+            assert (checker.meta_problems(schema) == []) is valid, (path, junk)
+            verdicts.append(valid)
+    assert verdicts.count(False) > 50 and verdicts.count(True) > 50
