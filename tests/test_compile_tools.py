@@ -77,7 +77,8 @@ def test_operation_servers_and_tags():
 
 def test_malformed_path_items_and_operations_are_skipped_by_name():
     document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
-                "paths": {"/x": {"get": "junk", "post": {"responses": OK}}, "/y": 3, "/z": {"$ref": "#/nowhere"}}}
+                "paths": {"/x": {"get": "junk", "post": {"responses": OK}}, "/y": 3, "/z": {"$ref": "#/nowhere"},
+                          "x-codegen-contextRoot": "/apis"}}
     compilation = compile_document(document, Profile(spec="x"))
     assert [t.operation for t in compilation.tools] == ["POST /x"]
     assert compilation.operations == 2

@@ -388,6 +388,8 @@ def compile_document(document: dict[str, Any], profile: Profile, registry: NameR
     paths = document.get("paths") or {}
     for path, raw_item in paths.items() if isinstance(paths, dict) else ():
         path = str(path)
+        if path.startswith("x-"):
+            continue  # an extension of the Paths Object, not a path
         try:
             item = deref(document, raw_item)
             if not isinstance(item, dict):

@@ -133,8 +133,8 @@ class _Swagger2:
         if schemes:
             components["securitySchemes"] = schemes
         out["components"] = components
-        out["paths"] = {path: self.path_item(item) if isinstance(item, dict) else item  # compile names the bad ones
-                        for path, item in _dict(doc.get("paths")).items()}
+        out["paths"] = {path: self.path_item(item) if isinstance(item, dict) and not str(path).startswith("x-")
+                        else item for path, item in _dict(doc.get("paths")).items()}  # compile names the bad ones
         for key, value in doc.items():
             if isinstance(key, str) and key.startswith("x-"):
                 out[key] = value
