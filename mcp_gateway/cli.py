@@ -87,7 +87,7 @@ def _tool_json(gateway: Gateway) -> list[dict[str, Any]]:
 
 
 def run_tools(args: argparse.Namespace) -> int:
-    gateway = build_gateway(args.targets, _options(args), page_size=0)
+    gateway = build_gateway(args.targets, _options(args), page_size=0, strict=False)
     listed = _tool_json(gateway)
     if args.json:
         print(json.dumps(listed, indent=2, ensure_ascii=False))

@@ -75,10 +75,12 @@ def _api_key_scheme(schemes: dict[str, Any]) -> dict[str, Any] | None:
     return keys[0] if len(keys) == 1 else None
 
 
-def refine_auth(profile: Profile, options: TargetOptions, compilation: Compilation) -> Profile:
+def refine_auth(profile: Profile, options: TargetOptions, document: dict[str, Any]) -> Profile:
     """For a bare document with `--api-key-env` and no header name, use the document's own apiKey scheme."""
-    scheme = _api_key_scheme(compilation.security_schemes)
-    if profile.auth.type != "api_key" or options.api_key_header or looks_like_profile(profile.spec) or not scheme:
+    components = document.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
+    scheme = _api_key_scheme(schemes if isinstance(schemes, dict) else {})
+    if profile.auth.type != "api_key" or options.api_key_header or not scheme:
         return profile
     auth = profile.auth.model_copy(update={"in_": scheme.get("in", "header"), "name": scheme.get("name", "X-API-Key")})
     return profile.model_copy(update={"auth": auth})
@@ -221,26 +223,42 @@ class Gateway:
             await client.aclose()
 
 
+def _connection(profile: Profile, compilation: Compilation, strict: bool) -> tuple[str | None, dict[str, str]]:
+    """Base URL and static headers with `${VAR}` expanded; empty header values are not sent.
+
+    When not `strict` (listing tools), a missing variable is a warning and calls explain it instead.
+    """
+    try:
+        base_url = base_url_for(profile, compilation)
+        headers = {k: expand_env(v, f"profile {profile.name} (headers.{k})") for k, v in profile.headers.items()}
+    except GatewayError as exc:
+        if strict:
+            raise
+        log.warning("%s", exc)
+        return None, {}
+    if not base_url:
+        log.warning("%s: no absolute server URL in the document; pass --base-url to make calls", profile.name)
+    return base_url, {k: v for k, v in headers.items() if v}
+
+
 def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 500,
-                  client: httpx.AsyncClient | None = None) -> Gateway:
+                  client: httpx.AsyncClient | None = None, strict: bool = True) -> Gateway:
     """Load, compile and wire every target; a target that fails stops start-up with its reason."""
     registry = NameRegistry(64)
     services: list[Service] = []
-    shared = client or httpx.AsyncClient(follow_redirects=True, limits=httpx.Limits(max_connections=100))
+    shared = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
     for target in targets:
         profile = profile_for(target, options, single=len(targets) == 1)
         document = read_spec(profile, options.spec_timeout)
+        if not looks_like_profile(target):
+            profile = refine_auth(profile, options, document)
         registry.limit = profile.name_limit
         compilation = compile_document(document, profile, registry)
-        profile = refine_auth(profile, options, compilation)
-        base_url = base_url_for(profile, compilation)
-        headers = {k: expand_env(v, f"profile {profile.name} (headers.{k})") for k, v in profile.headers.items()}
+        base_url, headers = _connection(profile, compilation, strict)
         upstream = None
         if base_url:
             upstream = Upstream(base_url, Credentials(profile.auth), headers, profile.timeout,
                                 profile.max_response_bytes, shared)
-        else:
-            log.warning("%s: no absolute server URL in the document; pass --base-url to make calls", profile.name)
         services.append(Service(profile, compilation, upstream))
         log.info("%s: %d tools from %d operations (%d skipped)", profile.name, len(compilation.tools),
                  compilation.operations, len(compilation.skipped))

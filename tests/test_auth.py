@@ -147,8 +147,6 @@ async def test_a_cookie_key_survives_a_same_origin_redirect(upstream):
     assert cookies(first) == cookies(second) == [("sid", TEST_KEY)]
 
 
-@pytest.mark.xfail(reason="gateway.refine_auth replaces a profile's api_key placement with the document's "
-                          "apiKey scheme", strict=True)
 async def test_a_profile_api_key_placement_wins_over_the_document(upstream):
     async with serve_stdio([str(FIXTURES / "auth_query_over_document.yaml")], env=env_for(upstream)) as served:
         await served.client.call_tool("getText", {})

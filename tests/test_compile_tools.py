@@ -37,7 +37,7 @@ def test_path_templates_win_over_declarations():
     declared = [{"name": "gone", "in": "path", "required": True, "schema": {"type": "string"}}]
     tool = compile_paths({"/a/{undeclared}": {"get": {"parameters": declared, "responses": OK}}})["GET /a/{undeclared}"]
     assert [(p.argument, p.location) for p in tool.plan.params] == [("undeclared", "path")]
-    assert tool.input_schema["properties"]["undeclared"] == {"type": "string"}
+    assert tool.input_schema["properties"]["undeclared"] == {"type": "string", "minLength": 1}
     assert tool.input_schema["required"] == ["undeclared"]
 
 
@@ -85,3 +85,27 @@ def test_malformed_path_items_and_operations_are_skipped_by_name():
     assert [(s.operation, s.reason) for s in compilation.skipped] == [
         ("GET /x", "the operation is not an object"), ("* /y", "the path item is not an object"),
         ("* /z", "reference '#/nowhere' points at nothing")]
+
+
+def test_an_optional_body_once_sent_needs_its_required_fields():
+    body = {"content": {"application/json": {"schema": {"type": "object", "required": ["a"], "properties": {
+        "a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "integer"}}}}}}
+    tool = compile_paths({"/x": {"post": {"requestBody": body, "responses": OK}}})["POST /x"]
+    schema = tool.input_schema
+    assert "required" not in schema
+    assert schema["dependentRequired"] == {"b": ["a"], "c": ["a"]}
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid({}) and validator.is_valid({"a": "x", "b": "y"})
+    assert not validator.is_valid({"b": "y"})
+
+
+def test_required_text_bodies_and_path_values_cannot_be_empty():
+    body = {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+              {"name": "keys", "in": "query", "required": True, "schema": {"type": "array", "items": {"type": "string"}}}]
+    tool = compile_paths({"/t/{id}": {"put": {"parameters": params, "requestBody": body, "responses": OK}}})[
+        "PUT /t/{id}"]
+    props = tool.input_schema["properties"]
+    assert props["id"]["minLength"] == 1 and props["keys"]["minItems"] == 1 and props["body"]["minLength"] == 1

@@ -208,7 +208,7 @@ class _OperationCompiler:
         return props, required
 
     def body(self, op: dict[str, Any], names: _Arguments, properties: dict[str, Any], required: list[str],
-             refs: set[str]) -> BodyPlan | None:
+             dependent: dict[str, list[str]], refs: set[str]) -> BodyPlan | None:
         request_body = deref(self.document, op.get("requestBody"))
         if not isinstance(request_body, dict):
             return None
@@ -220,7 +220,7 @@ class _OperationCompiler:
         raw_schema = content.get("schema")
         encoding = tuple(
             (str(field), FieldEncoding(
-                style=enc["style"] if isinstance(enc.get("style"), str) else "deepObject" if kind == "form" else "form",
+                style=enc["style"] if isinstance(enc.get("style"), str) else "form",
                 explode=enc.get("explode", True) if isinstance(enc.get("explode"), bool) else True,
                 content_type=enc.get("contentType") if isinstance(enc.get("contentType"), str) else None,
             ))
@@ -246,6 +246,9 @@ class _OperationCompiler:
                 if body_required and prop in req:
                     required.append(argument)
                 bound.append((argument, prop))
+            needed = [arg for arg, prop in bound if prop in req]
+            if not body_required and needed:  # an optional body, once sent, still needs its required fields
+                dependent.update({arg: needed for arg, _ in bound if arg not in needed})
             return BodyPlan(media_type=media, kind=kind, fields=tuple(bound), encoding=encoding,  # type: ignore[arg-type]
                             binary_fields=frozenset(binary), required=body_required)
         argument = names.claim("body", "request")
@@ -260,6 +263,8 @@ class _OperationCompiler:
             properties[argument] = schema
         if body_required:
             required.append(argument)
+            if kind in ("text", "binary"):
+                properties[argument]["minLength"] = 1
         return BodyPlan(media_type=media, kind=kind, argument=argument, encoding=encoding,  # type: ignore[arg-type]
                         required=body_required)
 
@@ -298,15 +303,17 @@ class _OperationCompiler:
             location = param["in"]
             argument = names.claim(param["name"], location)
             schema, as_json = self.param_schema(param, refs)
-            properties[argument] = schema
             if location == "path" or param.get("required") is True:
                 required.append(argument)
+                schema = _non_empty(schema)  # an empty value would drop the parameter or change the path
+            properties[argument] = schema
             style = param.get("style") if isinstance(param.get("style"), str) else _DEFAULT_STYLE[location]
             explode = param["explode"] if isinstance(param.get("explode"), bool) else style == "form"
             bindings.append(ParamBinding(argument, param["name"], location, style, explode, as_json))
             if location == "header" and param["name"].lower() == "idempotency-key":
                 idempotency_header = param["name"]
-        body = self.body(op, names, properties, required, refs)
+        dependent: dict[str, list[str]] = {}
+        body = self.body(op, names, properties, required, dependent, refs)
         operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
         if idempotency_header is None and (label in self.profile.idempotent_operations
                                            or operation_id in self.profile.idempotent_operations):
@@ -314,6 +321,8 @@ class _OperationCompiler:
         input_schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             input_schema["required"] = list(dict.fromkeys(required))
+        if dependent:
+            input_schema["dependentRequired"] = dependent
         input_schema["additionalProperties"] = False
         if refs:
             input_schema["$defs"] = self.converter.defs_for(refs)
@@ -355,6 +364,16 @@ class _OperationCompiler:
         if op.get("deprecated") is True:
             joined = f"[Deprecated] {joined}".strip()
         return joined
+
+
+def _non_empty(schema: dict[str, Any]) -> dict[str, Any]:
+    """A required string or array parameter must not be empty: `""` in a path names the parent resource."""
+    kind = schema.get("type")
+    if kind == "string" and "minLength" not in schema and "enum" not in schema and "const" not in schema:
+        return {**schema, "minLength": 1}
+    if kind == "array" and "minItems" not in schema:
+        return {**schema, "minItems": 1}
+    return schema
 
 
 def _is_binary(schema: Any, converter: SchemaConverter) -> bool:
