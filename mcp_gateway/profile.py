@@ -44,7 +44,10 @@ class Auth(_Model):
 
 
 class Filter(_Model):
-    """Globs; an operation matches when, for every list given, one of its globs matches."""
+    """Globs; an operation matches when, for every list given, one of its globs matches.
+
+    `operations` globs match the operationId or `METHOD /path` (e.g. `POST /v1/files*`).
+    """
 
     tags: list[str] = []
     operations: list[str] = []

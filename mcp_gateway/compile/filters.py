@@ -20,7 +20,7 @@ def matches(flt: Filter, method: str, path: str, operation_id: str | None, tags:
     """True when every non-empty list of the filter has a glob that matches the operation."""
     checks = [
         (flt.tags, tags, False),
-        (flt.operations, [operation_id] if operation_id else [], False),
+        (flt.operations, ([operation_id] if operation_id else []) + [f"{method} {path}"], False),
         (flt.paths, [path], False),
         (flt.methods, [method], True),
     ]
