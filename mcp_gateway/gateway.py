@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from mcp_gateway.compile import Compilation, compile_document
+from mcp_gateway.coerce import coerce_arguments, scalar_types
 from mcp_gateway.compile.naming import NameRegistry
 from mcp_gateway.errors import DocumentError, GatewayError
 from mcp_gateway.plan import CompiledTool
@@ -120,7 +121,7 @@ class Gateway:
             for tool in service.compilation.tools:
                 self.tools[tool.name] = (tool, service)
         self._listed = [types.Tool.model_validate(tool.to_mcp()) for tool, _ in self.tools.values()]
-        self._validators: dict[str, Draft202012Validator] = {}
+        self._validators: dict[str, tuple[Draft202012Validator, dict[str, str]]] = {}
 
     def refresh(self, service: Service, timeout: float) -> bool:
         """Re-read a service's live document and recompile it; True when its tools changed (blocking I/O)."""
@@ -148,22 +149,26 @@ class Gateway:
         entry = self.tools.get(name)
         return entry[0].input_schema if entry else None
 
-    def _validator(self, tool: CompiledTool) -> Draft202012Validator:
-        validator = self._validators.get(tool.name)
-        if validator is None:
-            validator = self._validators[tool.name] = Draft202012Validator(tool.input_schema)
-        return validator
+    def _checks(self, tool: CompiledTool) -> tuple[Draft202012Validator, dict[str, str]]:
+        checks = self._validators.get(tool.name)
+        if checks is None:
+            checks = (Draft202012Validator(tool.input_schema), scalar_types(tool.input_schema))
+            self._validators[tool.name] = checks
+        return checks
 
-    def check_arguments(self, tool: CompiledTool, arguments: dict[str, Any]) -> str | None:
-        """None when the arguments fit the tool's inputSchema, else a message naming the argument."""
-        error = best_match(self._validator(tool).iter_errors(arguments))
+    def check_arguments(self, tool: CompiledTool, arguments: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The arguments (scalars coerced to their declared types) and None when they fit the inputSchema,
+        else a message naming the argument."""
+        validator, scalars = self._checks(tool)
+        arguments = coerce_arguments(arguments, scalars)
+        error = best_match(validator.iter_errors(arguments))
         if error is None:
-            return None
+            return arguments, None
         where = "/".join(str(p) for p in error.absolute_path)
         message = error.message if len(error.message) <= 400 else error.message[:400] + "…"
         subject = f"argument `{where}`" if where else "the arguments"
-        return (f"Invalid arguments for {tool.name}: {subject}: {message}. Nothing was sent upstream; "
-                f"fix the arguments to match the tool's inputSchema and call again.")
+        return arguments, (f"Invalid arguments for {tool.name}: {subject}: {message}. Nothing was sent upstream; "
+                           f"fix the arguments to match the tool's inputSchema and call again.")
 
     async def call(self, name: str, arguments: dict[str, Any], progress: Progress | None = None
                    ) -> types.CallToolResult:
@@ -175,7 +180,7 @@ class Gateway:
         if entry is None:
             return error_result(f"Unknown tool {name!r}. Call tools/list to see the tools this server offers.")
         tool, service = entry
-        problem = self.check_arguments(tool, arguments)
+        arguments, problem = self.check_arguments(tool, arguments)
         if problem:
             return error_result(problem)
         upstream = service.upstream
