@@ -12,8 +12,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 PNG_1PX = bytes.fromhex(
@@ -44,13 +45,54 @@ class Canned:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
 
 
-class RecordingUpstream:
-    """Start with `start()`, stop with `stop()`; `requests` holds what arrived, in order."""
+class RecordingHandler(BaseHTTPRequestHandler):
+    """Reads each request into a `Recorded` and hands it to its `LocalServer` to answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def __init__(self, owner: LocalServer, *args: Any) -> None:
+        self.owner = owner
+        super().__init__(*args)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def send_status(self, status: int, headers: dict[str, str]) -> None:
+        """The status line and `headers`; more headers may follow before `end_headers()`."""
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+
+    def send_whole(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        """One reply with a Content-Length, its body left out for HEAD."""
+        self.send_status(status, headers)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def receive(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        self.owner.answer(self, Recorded(self.command, split.path, parse_qsl(split.query, keep_blank_values=True),
+                                         split.query, {k.lower(): v for k, v in self.headers.items()}, body))
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = receive
+
+
+class LocalServer:
+    """A real HTTP/1.1 server on 127.0.0.1; subclasses keep each request in `requests` and answer it."""
+
+    handler: type[RecordingHandler] = RecordingHandler
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
-        self.canned: deque[Canned] = deque()
         self._server: ThreadingHTTPServer | None = None
+
+    def answer(self, handler: RecordingHandler, record: Recorded) -> None:
+        """Keep `record` and reply to it through `handler`."""
+        raise NotImplementedError
 
     @property
     def url(self) -> str:
@@ -58,43 +100,12 @@ class RecordingUpstream:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def reply(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> None:
-        """Queue one canned reply for the next request."""
-        raw = body if isinstance(body, bytes) else json.dumps(body if body is not None else {}).encode()
-        self.canned.append(Canned(status, raw, headers or {"Content-Type": "application/json"}))
-
     @property
     def last(self) -> Recorded:
         return self.requests[-1]
 
-    def start(self) -> RecordingUpstream:
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                split = urlsplit(self.path)
-                record = Recorded(self.command, split.path, parse_qsl(split.query, keep_blank_values=True),
-                                  split.query, {k.lower(): v for k, v in self.headers.items()}, body)
-                upstream.requests.append(record)
-                status, headers, payload = upstream.respond(record)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    def start(self) -> Self:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), partial(self.handler, self))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -103,6 +114,31 @@ class RecordingUpstream:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+class AnyMethodHandler(RecordingHandler):
+    """Also takes HEAD and OPTIONS."""
+
+    do_HEAD = do_OPTIONS = RecordingHandler.receive
+
+
+class RecordingUpstream(LocalServer):
+    """Start with `start()`, stop with `stop()`; `requests` holds what arrived, in order."""
+
+    handler = AnyMethodHandler
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.canned: deque[Canned] = deque()
+
+    def reply(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        """Queue one canned reply for the next request."""
+        raw = body if isinstance(body, bytes) else json.dumps(body if body is not None else {}).encode()
+        self.canned.append(Canned(status, raw, headers or {"Content-Type": "application/json"}))
+
+    def answer(self, handler: RecordingHandler, record: Recorded) -> None:
+        self.requests.append(record)
+        handler.send_whole(*self.respond(record))
 
     def respond(self, record: Recorded) -> tuple[int, dict[str, str], bytes]:
         if self.canned:

@@ -11,11 +11,9 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-from tests.upstream import Recorded
+from tests.upstream import LocalServer, Recorded, RecordingHandler
 
 
 @dataclass
@@ -62,13 +60,12 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-class StandIn:
+class StandIn(LocalServer):
     """Subclasses register routes with `self.route(...)` and implement `authenticate` and `error`."""
 
     def __init__(self) -> None:
-        self.requests: list[Recorded] = []
+        super().__init__()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        self._server: ThreadingHTTPServer | None = None
         self.lock = threading.Lock()
 
     # -- to override ---------------------------------------------------------------------------
@@ -105,62 +102,22 @@ class StandIn:
         """The requests that arrived for one method and path, in order."""
         return [r for r in self.requests if r.method == method and r.raw_path == path]
 
-    @property
-    def last(self) -> Recorded:
-        return self.requests[-1]
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     # -- the server --------------------------------------------------------------------------------
-    def start(self) -> StandIn:
-        standin = self
-
-        class RequestHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                split = urlsplit(self.path)
-                record = Recorded(self.command, split.path, parse_qsl(split.query, keep_blank_values=True),
-                                  split.query, {k.lower(): v for k, v in self.headers.items()}, body)
-                with standin.lock:
-                    standin.requests.append(record)
-                    reply = standin.dispatch(record)
-                self.send_response(reply.status)
-                for key, value in reply.headers.items():
-                    self.send_header(key, value)
-                if reply.events is None:
-                    self.send_header("Content-Length", str(len(reply.body)))
-                    self.end_headers()
-                    self.wfile.write(reply.body)
-                    return
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                for event in reply.events:  # one chunk per event, flushed, as a live stream arrives
-                    data = event.encode()
-                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+    def answer(self, handler: RecordingHandler, record: Recorded) -> None:
+        with self.lock:
+            self.requests.append(record)
+            reply = self.dispatch(record)
+        if reply.events is None:
+            handler.send_whole(reply.status, reply.headers, reply.body)
+            return
+        handler.send_status(reply.status, reply.headers)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        for event in reply.events:  # one chunk per event, flushed, as a live stream arrives
+            data = event.encode()
+            handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            handler.wfile.flush()
+        handler.wfile.write(b"0\r\n\r\n")
 
 
 def bearer_token(request: Recorded) -> str | None:
