@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from tests.gateways.aigateway import ROUTED, AIgateway
-from tests.gateways.harness import assert_secret_absent, data, offline_env, serve_profile, text
+from tests.gateways.harness import assert_key_refused, assert_secret_absent, data, serve_profile, standin_fixture, text
 
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-aig-test-8d0c4e2b1a"
 
 
-@pytest.fixture
-def aigateway() -> Iterator[AIgateway]:
-    server = AIgateway(KEY).start()
-    yield server
-    server.stop()
+aigateway = standin_fixture(lambda: AIgateway(KEY))
 
 
 async def test_tools_leave_out_mcp_routes_and_file_plumbing(aigateway, tmp_path):
-    async with serve_profile("aigateway.yaml", aigateway.url, offline_env(tmp_path, AIGATEWAY_API_KEY=KEY)) as served:
+    async with serve_profile("aigateway.yaml", aigateway, tmp_path, AIGATEWAY_API_KEY=KEY) as served:
         listed = await served.client.list_tools()
     names = {tool.name for tool in listed.tools}
     assert {"aigateway_list_models", "aigateway_create_chat_completion", "aigateway_create_message",
@@ -36,7 +31,7 @@ async def test_tools_leave_out_mcp_routes_and_file_plumbing(aigateway, tmp_path)
 
 
 async def test_models_chat_job_and_usage(aigateway, tmp_path):
-    async with serve_profile("aigateway.yaml", aigateway.url, offline_env(tmp_path, AIGATEWAY_API_KEY=KEY)) as served:
+    async with serve_profile("aigateway.yaml", aigateway, tmp_path, AIGATEWAY_API_KEY=KEY) as served:
         models = data(await served.call("aigateway_list_models"))
         assert "google/veo-3" in [m["id"] for m in models["data"]]
         assert aigateway.last.headers["authorization"] == f"Bearer {KEY}"
@@ -84,7 +79,7 @@ async def test_models_chat_job_and_usage(aigateway, tmp_path):
 
 
 async def test_streamed_chat_through_the_auto_router(aigateway, tmp_path):
-    async with serve_profile("aigateway.yaml", aigateway.url, offline_env(tmp_path, AIGATEWAY_API_KEY=KEY)) as served:
+    async with serve_profile("aigateway.yaml", aigateway, tmp_path, AIGATEWAY_API_KEY=KEY) as served:
         result = await served.call("aigateway_create_chat_completion", {
             "messages": [{"role": "user", "content": "stream this please"}], "stream": True})
     completion = data(result)
@@ -97,13 +92,4 @@ async def test_streamed_chat_through_the_auto_router(aigateway, tmp_path):
 
 @pytest.mark.parametrize("key", [None, "sk-aig-wrong-0000"], ids=["missing", "wrong"])
 async def test_a_missing_or_wrong_key_says_which_variable_to_set(aigateway, tmp_path, key):
-    env = offline_env(tmp_path, **({"AIGATEWAY_API_KEY": key} if key else {}))
-    async with serve_profile("aigateway.yaml", aigateway.url, env) as served:
-        result = await served.call("aigateway_get_balance")
-        assert result.is_error
-        assert "AIGATEWAY_API_KEY" in text(result)
-        if key is None:
-            assert aigateway.requests == []
-        else:
-            assert "HTTP 401" in text(result) and "Invalid API key" in text(result)
-            assert_secret_absent(key, result, served)
+    await assert_key_refused("aigateway.yaml", aigateway, tmp_path, "AIGATEWAY_API_KEY", key, "aigateway_get_balance")

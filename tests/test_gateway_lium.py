@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from tests.gateways.harness import assert_secret_absent, data, offline_env, serve_profile, text
+from tests.gateways.harness import assert_key_refused, assert_secret_absent, data, serve_profile, standin_fixture, text
 from tests.gateways.lium import A4000, Lium
 
 pytestmark = pytest.mark.anyio
@@ -23,15 +22,11 @@ TOOLS = {
 }
 
 
-@pytest.fixture
-def lium() -> Iterator[Lium]:
-    server = Lium(KEY).start()
-    yield server
-    server.stop()
+lium = standin_fixture(lambda: Lium(KEY))
 
 
 async def test_rent_watch_and_delete_a_pod(lium, tmp_path):
-    async with serve_profile("lium.yaml", lium.url, offline_env(tmp_path, LIUM_API_KEY=KEY)) as served:
+    async with serve_profile("lium.yaml", lium, tmp_path, LIUM_API_KEY=KEY) as served:
         listed = await served.client.list_tools()
         assert {tool.name for tool in listed.tools} == TOOLS
         assert "using the bundled copy" in served.log()
@@ -79,7 +74,7 @@ async def test_a_retried_rent_with_the_same_key_rents_once(lium, tmp_path):
     executor = next(e for e in lium.executors.values() if e["machine_name"] == A4000)
     template = lium.templates[0]
     rent = {"executor_id": executor["id"], "pod_name": "once", "template_id": template["id"]}
-    async with serve_profile("lium.yaml", lium.url, offline_env(tmp_path, LIUM_API_KEY=KEY)) as served:
+    async with serve_profile("lium.yaml", lium, tmp_path, LIUM_API_KEY=KEY) as served:
         first = data(await served.call("lium_rent_pod", {**rent, "Idempotency-Key": "rent-once-1"}))
         again = data(await served.call("lium_rent_pod", {**rent, "Idempotency-Key": "rent-once-1"}))
         assert again["id"] == first["id"]
@@ -99,14 +94,6 @@ async def test_a_retried_rent_with_the_same_key_rents_once(lium, tmp_path):
 
 @pytest.mark.parametrize("key", [None, "sk_lium_wrong_0000"], ids=["missing", "wrong"])
 async def test_a_missing_or_wrong_key_says_which_variable_to_set(lium, tmp_path, key):
-    env = offline_env(tmp_path, **({"LIUM_API_KEY": key} if key else {}))
-    async with serve_profile("lium.yaml", lium.url, env) as served:
-        result = await served.call("lium_list_pods")
-        assert result.is_error
-        assert "LIUM_API_KEY" in text(result)
-        if key is None:
-            assert lium.requests == []
-        else:
-            assert lium.last.headers["x-api-key"] == key
-            assert "HTTP 401" in text(result) and "Invalid API key" in text(result)
-            assert_secret_absent(key, result, served)
+    await assert_key_refused("lium.yaml", lium, tmp_path, "LIUM_API_KEY", key, "lium_list_pods")
+    if key is not None:
+        assert lium.last.headers["x-api-key"] == key

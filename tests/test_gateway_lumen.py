@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.gateways.harness import assert_secret_absent, data, offline_env, serve_profile, text
-from tests.gateways.openai_compat import OpenAICompatible, lumen
+from tests.gateways.harness import assert_key_refused, assert_secret_absent, data, serve_profile, standin_fixture, text
+from tests.gateways.openai_compat import lumen
 
 pytestmark = pytest.mark.anyio
 
@@ -15,16 +13,11 @@ KEY = "lumen-test-key-2b9f6a"
 INSTANCE = "https://llm.example-university.edu/v1"
 
 
-@pytest.fixture
-def standin() -> Iterator[OpenAICompatible]:
-    server = lumen(KEY).start()
-    yield server
-    server.stop()
+standin = standin_fixture(lambda: lumen(KEY))
 
 
 async def test_chat_and_a_model_without_access(standin, tmp_path):
-    env = offline_env(tmp_path, LUMEN_API_KEY=KEY, LUMEN_BASE_URL=INSTANCE)
-    async with serve_profile("lumen.yaml", standin.url, env) as served:
+    async with serve_profile("lumen.yaml", standin, tmp_path, LUMEN_API_KEY=KEY, LUMEN_BASE_URL=INSTANCE) as served:
         listed = await served.client.list_tools()
         assert {tool.name for tool in listed.tools} == {"lumen_list_models", "lumen_create_chat_completion",
                                                        "lumen_create_embedding"}
@@ -56,8 +49,5 @@ async def test_chat_and_a_model_without_access(standin, tmp_path):
 
 
 async def test_a_missing_key_says_which_variable_to_set(standin, tmp_path):
-    env = offline_env(tmp_path, LUMEN_BASE_URL=INSTANCE)
-    async with serve_profile("lumen.yaml", standin.url, env) as served:
-        result = await served.call("lumen_list_models")
-    assert result.is_error and "LUMEN_API_KEY" in text(result)
-    assert standin.requests == []
+    await assert_key_refused("lumen.yaml", standin, tmp_path, "LUMEN_API_KEY", None, "lumen_list_models",
+                             LUMEN_BASE_URL=INSTANCE)

@@ -4,12 +4,11 @@ Anthropic messages (plain and streamed), rate limits."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from tests.gateways.harness import assert_secret_absent, data, offline_env, serve_profile, text
-from tests.gateways.openai_compat import OpenAICompatible, lumyx
+from tests.gateways.harness import assert_key_refused, assert_secret_absent, data, serve_profile, standin_fixture, text
+from tests.gateways.openai_compat import lumyx
 
 pytestmark = pytest.mark.anyio
 
@@ -20,19 +19,11 @@ WEATHER_TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}
 
 
-@pytest.fixture
-def standin() -> Iterator[OpenAICompatible]:
-    server = lumyx(KEY).start()
-    yield server
-    server.stop()
-
-
-def env(tmp_path, **extra):
-    return offline_env(tmp_path, LUMYX_API_KEY=KEY, **extra)
+standin = standin_fixture(lambda: lumyx(KEY))
 
 
 async def test_models_chat_vision_tools_and_embeddings(standin, tmp_path):
-    async with serve_profile("lumyx.yaml", standin.url, env(tmp_path)) as served:
+    async with serve_profile("lumyx.yaml", standin, tmp_path, LUMYX_API_KEY=KEY) as served:
         listed = await served.client.list_tools()
         tools = {tool.name: tool for tool in listed.tools}
         assert set(tools) == {"lumyx_list_models", "lumyx_create_chat_completion", "lumyx_create_embedding",
@@ -103,7 +94,7 @@ async def test_streamed_chat_arrives_as_one_completion_with_progress(standin, tm
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append((done, message))
 
-    async with serve_profile("lumyx.yaml", standin.url, env(tmp_path), mode=era) as served:
+    async with serve_profile("lumyx.yaml", standin, tmp_path, mode=era, LUMYX_API_KEY=KEY) as served:
         result = await served.call("lumyx_create_chat_completion", {
             "model": MODEL, "messages": [{"role": "user", "content": "tell me a story about streams"}],
             "stream": True, "stream_options": {"include_usage": True}}, progress_callback=on_progress)
@@ -129,7 +120,7 @@ async def test_streamed_chat_arrives_as_one_completion_with_progress(standin, tm
 
 
 async def test_anthropic_messages_plain_and_streamed(standin, tmp_path):
-    async with serve_profile("lumyx.yaml", standin.url, env(tmp_path)) as served:
+    async with serve_profile("lumyx.yaml", standin, tmp_path, LUMYX_API_KEY=KEY) as served:
         plain = data(await served.call("lumyx_create_message", {
             "model": "lumyx/claude-haiku", "max_tokens": 64, "system": "Answer in French.",
             "messages": [{"role": "user", "content": "good morning"}]}))
@@ -165,7 +156,7 @@ async def test_anthropic_messages_plain_and_streamed(standin, tmp_path):
 
 
 async def test_rate_limit_reports_the_limits_and_the_wait(standin, tmp_path):
-    async with serve_profile("lumyx.yaml", standin.url, env(tmp_path)) as served:
+    async with serve_profile("lumyx.yaml", standin, tmp_path, LUMYX_API_KEY=KEY) as served:
         standin.throttled = True
         result = await served.call("lumyx_list_models")
     assert result.is_error
@@ -178,13 +169,4 @@ async def test_rate_limit_reports_the_limits_and_the_wait(standin, tmp_path):
 
 @pytest.mark.parametrize("key", [None, "lx-wrong-0000"], ids=["missing", "wrong"])
 async def test_a_missing_or_wrong_key_says_which_variable_to_set(standin, tmp_path, key):
-    variables = offline_env(tmp_path, **({"LUMYX_API_KEY": key} if key else {}))
-    async with serve_profile("lumyx.yaml", standin.url, variables) as served:
-        result = await served.call("lumyx_list_models")
-        assert result.is_error
-        assert "LUMYX_API_KEY" in text(result)
-        if key is None:
-            assert standin.requests == []
-        else:
-            assert "HTTP 401" in text(result) and "Invalid API key" in text(result)
-            assert_secret_absent(key, result, served)
+    await assert_key_refused("lumyx.yaml", standin, tmp_path, "LUMYX_API_KEY", key, "lumyx_list_models")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.gateways.harness import assert_secret_absent, data, offline_env, serve_profile, text
-from tests.gateways.openai_compat import OpenAICompatible, lunos
+from tests.gateways.harness import assert_key_refused, data, serve_profile, standin_fixture
+from tests.gateways.openai_compat import lunos
 
 pytestmark = pytest.mark.anyio
 
@@ -15,16 +13,12 @@ KEY = "lunos-test-key-91d3e7"
 MODEL = "openai/gpt-4.1-mini"
 
 
-@pytest.fixture
-def standin() -> Iterator[OpenAICompatible]:
-    server = lunos(KEY).start()
-    yield server
-    server.stop()
+standin = standin_fixture(lambda: lunos(KEY))
 
 
 async def test_chat_is_attributed_to_the_app(standin, tmp_path):
-    env = offline_env(tmp_path, LUNOS_API_KEY=KEY, LUNOS_APP_ID="course-helper")
-    async with serve_profile("lunos.yaml", standin.url, env) as served:
+    async with serve_profile("lunos.yaml", standin, tmp_path, LUNOS_API_KEY=KEY,
+                             LUNOS_APP_ID="course-helper") as served:
         completion = data(await served.call("lunos_create_chat_completion", {
             "model": MODEL, "messages": [{"role": "user", "content": "what is a monad"}]}))
         assert completion["choices"][0]["message"]["content"] == "You said: what is a monad"
@@ -42,7 +36,7 @@ async def test_chat_is_attributed_to_the_app(standin, tmp_path):
 
 
 async def test_without_an_app_id_no_app_is_named(standin, tmp_path):
-    async with serve_profile("lunos.yaml", standin.url, offline_env(tmp_path, LUNOS_API_KEY=KEY)) as served:
+    async with serve_profile("lunos.yaml", standin, tmp_path, LUNOS_API_KEY=KEY) as served:
         result = await served.call("lunos_list_models")
     assert [m["id"] for m in data(result)["data"]] == [MODEL, "anthropic/claude-sonnet-4"]
     assert not standin.last.headers.get("x-app-id")
@@ -51,14 +45,5 @@ async def test_without_an_app_id_no_app_is_named(standin, tmp_path):
 
 @pytest.mark.parametrize("key", [None, "lunos-wrong-0000"], ids=["missing", "wrong"])
 async def test_a_missing_or_wrong_key_says_which_variable_to_set(standin, tmp_path, key):
-    env = offline_env(tmp_path, **({"LUNOS_API_KEY": key} if key else {}))
-    async with serve_profile("lunos.yaml", standin.url, env) as served:
-        result = await served.call("lunos_create_chat_completion", {
-            "model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
-        assert result.is_error
-        assert "LUNOS_API_KEY" in text(result)
-        if key is None:
-            assert standin.requests == []
-        else:
-            assert "HTTP 401" in text(result) and "Invalid API key" in text(result)
-            assert_secret_absent(key, result, served)
+    await assert_key_refused("lunos.yaml", standin, tmp_path, "LUNOS_API_KEY", key, "lunos_create_chat_completion",
+                             {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})

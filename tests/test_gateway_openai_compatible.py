@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-
 import pytest
 
 from tests.conftest import ROOT
-from tests.gateways.harness import TOOL_SPECS, data, offline_env, serve_profile
-from tests.gateways.openai_compat import OpenAICompatible, lumen
+from tests.gateways.harness import TOOL_SPECS, data, offline_env, serve_profile, standin_fixture
+from tests.gateways.openai_compat import lumen
 
 KEY = "compat-test-key-55aa01"
 
 
-@pytest.fixture
-def standin() -> Iterator[OpenAICompatible]:
-    server = lumen(KEY).start()
-    yield server
-    server.stop()
+standin = standin_fixture(lambda: lumen(KEY))
 
 
 @pytest.mark.anyio
 async def test_base_url_and_key_come_from_the_environment(standin, tmp_path):
-    env = offline_env(tmp_path, OPENAI_COMPAT_BASE_URL=standin.url, OPENAI_COMPAT_API_KEY=KEY)
-    async with serve_profile("openai-compatible.yaml", None, env) as served:
+    async with serve_profile("openai-compatible.yaml", None, tmp_path, OPENAI_COMPAT_BASE_URL=standin.url,
+                             OPENAI_COMPAT_API_KEY=KEY) as served:
         listed = await served.client.list_tools()
         assert {tool.name for tool in listed.tools} == {"list_models", "create_chat_completion", "create_embedding"}
         completion = data(await served.call("create_chat_completion", {
