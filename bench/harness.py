@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -345,6 +346,13 @@ async def compare_rates(rates: Rates, paths: dict[str, Callable[[], Awaitable[No
                 after = cpu_seconds(pid) if pid else None
                 if server is not None and after is not None:
                     rates.cpu_ms.setdefault(f"{key}/server", []).append((after - server) * 1000 / rates.calls)
+
+
+def add_call_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the tool-call measurements: --calls, --concurrency and --rounds."""
+    parser.add_argument("--calls", type=int, default=500, help="calls per measurement (default 500)")
+    parser.add_argument("--concurrency", type=int, default=8, help="calls in flight when concurrent (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of call measurements (default 3)")
 
 
 def pick_tool(tools: list[Any], *candidates: str) -> str:

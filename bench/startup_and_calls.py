@@ -196,9 +196,7 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="start-up runs per document (default 5)")
-    parser.add_argument("--calls", type=int, default=500, help="calls per measurement (default 500)")
-    parser.add_argument("--concurrency", type=int, default=8, help="calls in flight when concurrent (default 8)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of call measurements (default 3)")
+    harness.add_call_options(parser)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per start-up (default 120)")
     parser.add_argument("--peer", choices=["run", "cached", "skip"], default="run",
                         help="FastMCP: measure it now (default), show its last saved figures, or leave it out")
