@@ -8,7 +8,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from mcp_gateway.plan import BodyPlan, CallPlan, FieldEncoding, ParamBinding
 
@@ -165,42 +165,72 @@ def _body_value(body: BodyPlan, arguments: dict[str, Any]) -> Any:
     if body.argument is not None:
         return arguments.get(body.argument)
     values = {prop: arguments[arg] for arg, prop in body.fields if arg in arguments}
+    if body.kind != "json":
+        values = {k: v for k, v in values.items() if v is not None}  # only JSON can spell a null
     return values if values or body.required else None
 
 
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _form_field(name: str, value: Any, enc: FieldEncoding | None) -> list[tuple[str, str]]:
+    """One form field; without an `encoding` entry OpenAPI means style form, explode (`tags=a&tags=b`),
+    and objects keep the bracket spelling form servers parse (`address[city]=Paris`)."""
+    if enc is None:
+        return deep_object(name, value) if isinstance(value, dict) else styled_pairs(name, value, "form", True)
+    if enc.content_type and "json" in enc.content_type and not isinstance(value, str):
+        return [(name, json.dumps(value, separators=(",", ":")))]
+    return styled_pairs(name, value, enc.style, enc.explode)
+
+
 def _form_pairs(value: dict[str, Any], encodings: dict[str, FieldEncoding]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for name, sub in _pairs(value):
-        enc = encodings.get(name, FieldEncoding())
-        if enc.content_type and "json" in enc.content_type and not isinstance(sub, str):
-            out.append((name, json.dumps(sub, separators=(",", ":"))))
-        else:
-            out.extend(styled_pairs(name, sub, enc.style, enc.explode))
-    return out
+    return [pair for name, sub in _pairs(value) for pair in _form_field(name, sub, encodings.get(name))]
 
 
-def _multipart(value: dict[str, Any], body: BodyPlan, boundary: str) -> bytes:
-    """RFC 7578 form data: file fields as parts with a filename, others as text (JSON for structures)."""
+def _disposition_text(value: str) -> str:
+    """A quoted-string of a Content-Disposition: RFC 7578 escapes only `"`, CR and LF."""
+    return value.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _multipart_fields(body: BodyPlan, value: Any) -> tuple[dict[str, Any], frozenset[str]]:
+    """The named fields to send and which of them are files.
+
+    A whole-body value with no field to send (not an object, or an empty one) goes as one part under
+    `file`, the usual name of an upload field: a string as file content, anything else as JSON.
+    """
+    if isinstance(value, dict) and (_pairs(value) or body.argument is None):
+        return value, body.binary_fields
+    return {"file": value}, frozenset({"file"} if isinstance(value, str) else ())
+
+
+def _multipart(value: Any, body: BodyPlan, boundary: str) -> bytes:
+    """RFC 7578 form data: file fields as parts with a filename, others as text (JSON for structures);
+    an array is one part per item unless the field's encoding declares JSON."""
     encodings = dict(body.encoding)
+    fields, files = _multipart_fields(body, value)
     chunks: list[bytes] = []
 
     def part(name: str, payload: bytes, content_type: str | None, filename: str | None) -> None:
-        disposition = f'form-data; name="{quote(name)}"' + (f'; filename="{quote(filename)}"' if filename else "")
+        disposition = f'form-data; name="{_disposition_text(name)}"'
+        if filename:
+            disposition += f'; filename="{_disposition_text(filename)}"'
         head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
         if content_type:
             head += f"Content-Type: {content_type}\r\n"
         chunks.append(head.encode() + b"\r\n" + payload + b"\r\n")
 
-    for name, sub in _pairs(value):
-        declared = (encodings.get(name) or FieldEncoding()).content_type
-        items = sub if isinstance(sub, list) and name in body.binary_fields else [sub]
-        for item in items:
-            if name in body.binary_fields:
-                content_type = (declared or "application/octet-stream").split(",")[0].strip()
-                part(name, decode_bytes(item), content_type, name)
+    for name, sub in _pairs(fields):
+        enc = encodings.get(name)
+        declared = enc.content_type.split(",")[0].strip() if enc and enc.content_type else None
+        if name not in files and declared and "json" in declared and not isinstance(sub, str):
+            part(name, _json_text(sub).encode(), declared, None)
+            continue
+        for item in sub if isinstance(sub, list) else [sub]:
+            if name in files:
+                part(name, decode_bytes(item), declared or "application/octet-stream", name)
             elif isinstance(item, dict | list):
-                part(name, json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode(),
-                     "application/json", None)
+                part(name, _json_text(item).encode(), "application/json", None)
             else:
                 part(name, text(item).encode(), None, None)
     chunks.append(f"--{boundary}--\r\n".encode())
@@ -210,7 +240,7 @@ def _multipart(value: dict[str, Any], body: BodyPlan, boundary: str) -> bytes:
 def _place_body(parts: RequestParts, body: BodyPlan, value: Any) -> None:
     media = body.media_type
     if body.kind == "json":
-        parts.content = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        parts.content = _json_text(value).encode()
         parts.headers["Content-Type"] = "application/json" if "*" in media else media
     elif body.kind == "form":
         pairs = _form_pairs(value, dict(body.encoding)) if isinstance(value, dict) else []
@@ -218,7 +248,7 @@ def _place_body(parts: RequestParts, body: BodyPlan, value: Any) -> None:
         parts.headers["Content-Type"] = "application/x-www-form-urlencoded"
     elif body.kind == "multipart":
         boundary = uuid.uuid4().hex
-        parts.content = _multipart(value if isinstance(value, dict) else {}, body, boundary)
+        parts.content = _multipart(value, body, boundary)
         parts.headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
     elif body.kind == "text":
         parts.content = text(value).encode()
@@ -230,10 +260,15 @@ def _place_body(parts: RequestParts, body: BodyPlan, value: Any) -> None:
 
 def build_request(plan: CallPlan, arguments: dict[str, Any]) -> RequestParts:
     """Place each argument where its plan says; nothing the plan does not name is sent."""
-    parts = RequestParts(method=plan.method, path=plan.path)
+    parts = RequestParts(method=plan.method, path=plan.path.split("#", 1)[0])  # a fragment is never sent
     for binding in plan.params:
         if binding.argument in arguments and arguments[binding.argument] is not None:
             _place_param(parts, binding, arguments[binding.argument])
+    parts.path, _, fixed = parts.path.partition("?")
+    if fixed:  # a query written into the path key: its pairs go first, unless a parameter sends the same name
+        sent = {name for name, _ in parts.query}
+        fixed_pairs = [(k, v) for k, v in parse_qsl(fixed, keep_blank_values=True) if k not in sent]
+        parts.query = fixed_pairs + parts.query
     if plan.body is not None:
         value = _body_value(plan.body, arguments)
         if value is not None:

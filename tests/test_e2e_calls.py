@@ -169,16 +169,17 @@ async def test_json_bodies(upstream, era):
 
 async def test_form_urlencoded_body(upstream):
     arguments = {"name": "a b", "count": 3, "flag": True, "address": {"city": "Paris", "zip": "75001"},
-                 "tags": ["x", "y"], "meta": {"k": [1, 2]}}
+                 "tags": ["x", "y"], "meta": {"k": [1, 2]}, "labels": ["l1", "l 2"]}
     async with serve_stdio([ECHO, "--base-url", upstream.url]) as served:
         await call_ok(served.client, "postForm", arguments)
     sent = upstream.last
     assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
     assert parse_qsl(sent.body.decode(), keep_blank_values=True) == [
         ("name", "a b"), ("count", "3"), ("flag", "true"),
-        ("address[city]", "Paris"), ("address[zip]", "75001"),
+        ("address[city]", "Paris"), ("address[zip]", "75001"),  # no encoding: an object in brackets
         ("tags", "x"), ("tags", "y"),  # encoding: style form, explode
         ("meta", '{"k":[1,2]}'),  # encoding: contentType application/json
+        ("labels", "l1"), ("labels", "l 2"),  # no encoding: OpenAPI's style form, explode
     ]
 
 
@@ -196,10 +197,16 @@ async def test_multipart_bodies(upstream):
     assert text_file.data == b"good news"
 
     arguments = {"doc": "a,b\n1,2\n", "attachments": [base64.b64encode(b"first").decode(), "second file"],
-                 "meta": {"owner": "me"}, "note": "hi", "count": 2}
+                 "meta": {"owner": "me"}, "note": "hi", "count": 2, "labels": ["x", "y"], "ids": [1, 2],
+                 "say_hi": "hello"}
     async with serve_stdio([STYLES, "--base-url", upstream.url]) as served:
         await call_ok(served.client, "sendFiles", arguments)
-    parts = multipart_parts(upstream.last)
+        files = upstream.last
+        await call_ok(served.client, "sendAnything", {"body": base64.b64encode(b"raw").decode()})
+        anything = upstream.last
+        await call_ok(served.client, "sendAnything", {"body": {}})
+        empty = upstream.last
+    parts = multipart_parts(files)
     assert [(p.name, p.filename, p.content_type, p.data) for p in parts] == [
         ("doc", "doc", "text/csv", b"a,b\n1,2\n"),
         ("attachments", "attachments", "application/octet-stream", b"first"),
@@ -207,7 +214,28 @@ async def test_multipart_bodies(upstream):
         ("meta", None, "application/json", b'{"owner":"me"}'),
         ("note", None, None, b"hi"),
         ("count", None, None, b"2"),
+        ("labels", None, None, b"x"), ("labels", None, None, b"y"),  # an array: one part per item
+        ("ids[]", None, None, b"1"), ("ids[]", None, None, b"2"),  # the name as written, not percent-encoded
+        ("say %22hi%22", None, None, b"hello"),  # only `"`, CR and LF are escaped in a name
     ]
+    # a body that declares no fields: what the caller gave is one `file` part, never an empty multipart
+    assert [(p.name, p.filename, p.content_type, p.data) for p in multipart_parts(anything)] == [
+        ("file", "file", "application/octet-stream", b"raw")]
+    assert [(p.name, p.content_type, p.data) for p in multipart_parts(empty)] == [("file", "application/json", b"{}")]
+
+
+async def test_a_query_written_into_the_path_key(upstream):
+    async with serve_stdio([STYLES, "--base-url", upstream.url]) as served:
+        await call_ok(served.client, "searchFixed", {})
+        bare = upstream.last
+        await call_ok(served.client, "searchFixed", {"q": "a&b"})
+        searched = upstream.last
+        await call_ok(served.client, "searchFixed", {"q": "x", "beta": "2"})
+        overridden = upstream.last
+    assert [r.raw_path for r in (bare, searched, overridden)] == ["/search"] * 3  # the `#v2` fragment is never sent
+    assert bare.query == [("mode", "full"), ("beta", "")]
+    assert searched.query == [("mode", "full"), ("beta", ""), ("q", "a&b")]  # the key's pairs first
+    assert overridden.query == [("mode", "full"), ("q", "x"), ("beta", "2")]  # a parameter of the same name wins
 
 
 async def test_text_and_binary_bodies(upstream):

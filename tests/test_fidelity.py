@@ -106,6 +106,10 @@ paths:
     get:
       operationId: fixedQuery
       parameters: [{name: page, in: query, schema: {type: integer}}]
+  /frag#overload=x:
+    get:
+      operationId: fragmentKey
+      parameters: [{name: page, in: query, required: true, schema: {type: integer}}]
   /form:
     post:
       operationId: formBody
@@ -120,6 +124,7 @@ paths:
                 name: {type: string}
                 tags: {type: array, items: {type: string}}
                 n: {type: integer}
+                address: {type: object, properties: {city: {type: string}}}
   /multi:
     post:
       operationId: multipartBody
@@ -135,6 +140,14 @@ paths:
                 note: {type: string}
                 meta: {type: object, properties: {k: {type: string}}}
                 "tags[]": {type: array, items: {type: string}}
+  /any-multi:
+    post:
+      operationId: multipartAnything
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema: {}
   /optional:
     post:
       operationId: optionalBody
@@ -176,16 +189,14 @@ STYLE_CASES = [
                                  "deep": {"a": "x&y", "n": 1}, "text": "1+1=2 & #", "flag": True}, id="query-styles"),
     pytest.param("queryStyles", {"session": "a;b=c, d"}, id="cookie-reserved"),
     pytest.param("queryStyles", {"X-Ids": [1, 2]}, id="header-array"),
-    pytest.param("fixedQuery", {"page": 2}, id="path-key-query",
-                 marks=bug(KNOWN_PROXY_BUGS["path-key-query-dropped"][0])),
+    pytest.param("fixedQuery", {"page": 2}, id="path-key-query"),
+    pytest.param("fragmentKey", {"page": 2}, id="path-key-fragment"),
     pytest.param("formBody", {"name": "n & m", "n": 3}, id="form-scalars"),
-    pytest.param("formBody", {"name": "n", "tags": ["a", "b"]}, id="form-array",
-                 marks=bug(KNOWN_PROXY_BUGS["form-array-brackets"][0])),
+    pytest.param("formBody", {"name": "n", "tags": ["a", "b"]}, id="form-array"),
+    pytest.param("formBody", {"name": "n", "address": {"city": "Paris"}}, id="form-object"),
     pytest.param("multipartBody", {"file": "aGVsbG8=", "note": "hi", "meta": {"k": "v"}}, id="multipart"),
-    pytest.param("multipartBody", {"file": "aGVsbG8=", "tags": ["a"]}, id="multipart-bracket-name",
-                 marks=bug(KNOWN_PROXY_BUGS["multipart-name-encoded"][0])),
-    pytest.param("multipartBody", {"file": "aGVsbG8=", "tags": ["a", "b"]}, id="multipart-array",
-                 marks=bug(KNOWN_PROXY_BUGS["multipart-array-json"][0])),
+    pytest.param("multipartBody", {"file": "aGVsbG8=", "tags": ["a"]}, id="multipart-bracket-name"),
+    pytest.param("multipartBody", {"file": "aGVsbG8=", "tags": ["a", "b"]}, id="multipart-array"),
     pytest.param("optionalBody", {"b": "only b"}, id="optional-body-missing-required",
                  marks=bug(KNOWN_PROXY_BUGS["optional-body-required-fields"][0])),
     pytest.param("optionalBody", {}, id="optional-body-absent"),
@@ -219,6 +230,15 @@ async def test_style_case_fits_the_document(styles_doc: str, validating: Validat
     record = await _call(styles_doc, validating, tool_name, arguments)
     assert record.outcome == "valid", (record.outcome, record.problems, record.reason, record.request)
     assert not record.mismatches, (record.mismatches, record.request)
+
+
+@pytest.mark.parametrize("body", ["aGVsbG8=", "plain text", {}, 3])
+async def test_multipart_body_without_fields_is_one_part(styles_doc: str, validating: ValidatingUpstream,
+                                                         body: Any) -> None:
+    """A multipart body that declares no fields still sends what the caller gave, as one `file` part."""
+    record = await _call(styles_doc, validating, "multipartAnything", {"body": body})
+    assert record.outcome == "valid", (record.outcome, record.problems, record.request)
+    assert 'name="file"' in record.request, record.request
 
 
 # -- the checker itself must catch what it is meant to catch ----------------------------------------------
