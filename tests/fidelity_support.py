@@ -295,12 +295,6 @@ def _offered(record: CallRecord, name: str | None) -> bool:
 
 # Each: why (with the suspected place in mcp_gateway) and how to recognise a failure it causes.
 KNOWN_PROXY_BUGS: dict[str, tuple[str, Matcher]] = {
-    "optional-body-required-fields": (
-        "an optional request body is flattened into optional arguments, so a call can send some body fields "
-        "without the ones the body schema requires (compile/tools.py, _OperationCompiler.body: fields are "
-        "required only when the body is)",
-        lambda kind, detail, record: kind in ("json body invalid", "form body invalid", "multipart body invalid")
-        and _offered(record, _missing_property(detail))),
     "required-property-not-declared": (
         "the body schema requires a property it does not declare (a document defect); the tool offers no "
         "argument for it, so every call is rejected (compile/tools.py object_fields)",
@@ -310,12 +304,6 @@ KNOWN_PROXY_BUGS: dict[str, tuple[str, Matcher]] = {
         "a required multipart body whose fields are all optional is sent with no part at all when the caller "
         "gives none of them: the inputSchema does not ask for at least one field (compile/tools.py body())",
         lambda kind, detail, _: kind == "multipart body has no parts"),
-    "empty-required-value": (
-        "a required array parameter given [] or a required text body given \"\" is sent as nothing: the "
-        "inputSchema does not say minItems/minLength 1 (compile/tools.py)",
-        lambda kind, detail, record: kind in ("missing required parameter", "required body missing",
-                                              "empty path parameter")
-        and any(v in ([], "") for v in (record.arguments or {}).values())),
 }
 
 

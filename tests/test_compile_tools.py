@@ -88,24 +88,33 @@ def test_malformed_path_items_and_operations_are_skipped_by_name():
 
 
 def test_an_optional_body_once_sent_needs_its_required_fields():
-    body = {"content": {"application/json": {"schema": {"type": "object", "required": ["a"], "properties": {
+    body = {"content": {"application/json": {"schema": {"type": "object", "required": ["a", "b"], "properties": {
         "a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "integer"}}}}}}
     tool = compile_paths({"/x": {"post": {"requestBody": body, "responses": OK}}})["POST /x"]
     schema = tool.input_schema
     assert "required" not in schema
-    assert schema["dependentRequired"] == {"b": ["a"], "c": ["a"]}
+    assert schema["dependentRequired"] == {"a": ["b"], "b": ["a"], "c": ["a", "b"]}
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema)
     assert validator.is_valid({}) and validator.is_valid({"a": "x", "b": "y"})
-    assert not validator.is_valid({"b": "y"})
+    assert not validator.is_valid({"a": "x"}) and not validator.is_valid({"c": 1})
 
 
 def test_required_text_bodies_and_path_values_cannot_be_empty():
     body = {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
     params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-              {"name": "keys", "in": "query", "required": True, "schema": {"type": "array", "items": {"type": "string"}}}]
+              {"name": "keys", "in": "query", "required": True,
+               "schema": {"type": "array", "minItems": 0, "items": {"type": "string"}}},
+              {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
+              {"name": "f", "in": "query", "required": True, "schema": {"type": "object"}}]
     tool = compile_paths({"/t/{id}": {"put": {"parameters": params, "requestBody": body, "responses": OK}}})[
         "PUT /t/{id}"]
     props = tool.input_schema["properties"]
     assert props["id"]["minLength"] == 1 and props["keys"]["minItems"] == 1 and props["body"]["minLength"] == 1
+    assert "minLength" not in props["q"] and props["f"]["minProperties"] == 1
+
+
+def test_a_variable_in_the_query_part_of_a_path_key_is_a_query_parameter():
+    tool = compile_paths({"/search?query={query}": {"get": {"responses": OK}}})["GET /search?query={query}"]
+    assert [(p.argument, p.location) for p in tool.plan.params] == [("query", "query")]

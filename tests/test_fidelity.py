@@ -175,10 +175,6 @@ for _item in STYLES["paths"].values():
         _op["responses"] = {"200": {"description": "ok"}}
 
 
-def bug(reason: str) -> Any:
-    return pytest.mark.xfail(reason=reason, strict=True)
-
-
 STYLE_CASES = [
     pytest.param("pathSimple", {"s": ".."}, id="path-dot-segment"),
     pytest.param("pathSimple", {"s": "a/b?c#d 50%"}, id="path-reserved"),
@@ -197,11 +193,19 @@ STYLE_CASES = [
     pytest.param("multipartBody", {"file": "aGVsbG8=", "note": "hi", "meta": {"k": "v"}}, id="multipart"),
     pytest.param("multipartBody", {"file": "aGVsbG8=", "tags": ["a"]}, id="multipart-bracket-name"),
     pytest.param("multipartBody", {"file": "aGVsbG8=", "tags": ["a", "b"]}, id="multipart-array"),
-    pytest.param("optionalBody", {"b": "only b"}, id="optional-body-missing-required",
-                 marks=bug(KNOWN_PROXY_BUGS["optional-body-required-fields"][0])),
+    pytest.param("optionalBody", {"a": "x", "b": "y"}, id="optional-body-complete"),
     pytest.param("optionalBody", {}, id="optional-body-absent"),
     pytest.param("jsonBody", {"id": 1, "name": None, "tags": []}, id="json-null-and-empty"),
 ]
+
+
+async def test_an_optional_body_without_its_required_field_is_refused(styles_doc: str,
+                                                                    validating: ValidatingUpstream) -> None:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        gateway = build_gateway([styles_doc], TargetOptions(base_url=validating.base_url("s1")), client=client)
+        result = await gateway.call("optionalBody", {"b": "only b"})
+    assert result.is_error and "'a' is a dependency of 'b'" in result.content[0].text
+    assert validating.take("s1") == []
 
 
 @pytest.fixture(scope="module")

@@ -154,13 +154,17 @@ class _OperationCompiler:
                 continue
             merged[(location, key_name)] = param
         declared = {p["name"] for (loc, _), p in merged.items() if loc == "path"}
-        template = _TEMPLATE_VAR.findall(path)
+        route, _, fixed_query = path.split("#", 1)[0].partition("?")
+        template = _TEMPLATE_VAR.findall(route)
         for (loc, key), param in list(merged.items()):
             if loc == "path" and param["name"] not in template:
                 del merged[(loc, key)]  # declared but absent from the template: cannot be placed
         for var in template:
             if var not in declared:
                 merged[("path", var)] = {"name": var, "in": "path", "required": True, "schema": {"type": "string"}}
+        for var in _TEMPLATE_VAR.findall(fixed_query):  # `?q={q}` in a path key: a query parameter
+            merged.setdefault(("query", var), {"name": var, "in": "query", "required": True,
+                                               "schema": {"type": "string"}})
         order = {loc: i for i, loc in enumerate(_LOCATIONS)}
         return sorted(merged.values(), key=lambda p: order[p["in"]])
 
@@ -247,8 +251,8 @@ class _OperationCompiler:
                     required.append(argument)
                 bound.append((argument, prop))
             needed = [arg for arg, prop in bound if prop in req]
-            if not body_required and needed:  # an optional body, once sent, still needs its required fields
-                dependent.update({arg: needed for arg, _ in bound if arg not in needed})
+            if not body_required:  # an optional body, once sent, still needs its required fields
+                dependent.update({arg: others for arg, _ in bound if (others := [n for n in needed if n != arg])})
             return BodyPlan(media_type=media, kind=kind, fields=tuple(bound), encoding=encoding,  # type: ignore[arg-type]
                             binary_fields=frozenset(binary), required=body_required)
         argument = names.claim("body", "request")
@@ -305,7 +309,7 @@ class _OperationCompiler:
             schema, as_json = self.param_schema(param, refs)
             if location == "path" or param.get("required") is True:
                 required.append(argument)
-                schema = _non_empty(schema)  # an empty value would drop the parameter or change the path
+                schema = _non_empty(schema, location)  # an empty value would drop the parameter or change the path
             properties[argument] = schema
             style = param.get("style") if isinstance(param.get("style"), str) else _DEFAULT_STYLE[location]
             explode = param["explode"] if isinstance(param.get("explode"), bool) else style == "form"
@@ -366,13 +370,16 @@ class _OperationCompiler:
         return joined
 
 
-def _non_empty(schema: dict[str, Any]) -> dict[str, Any]:
-    """A required string or array parameter must not be empty: `""` in a path names the parent resource."""
+def _non_empty(schema: dict[str, Any], location: str) -> dict[str, Any]:
+    """A required parameter must not vanish when serialised: `""` in a path names the parent resource,
+    and an empty array or object in a query, header or cookie writes nothing at all."""
     kind = schema.get("type")
-    if kind == "string" and "minLength" not in schema and "enum" not in schema and "const" not in schema:
-        return {**schema, "minLength": 1}
-    if kind == "array" and "minItems" not in schema:
-        return {**schema, "minItems": 1}
+    if kind == "string" and location == "path" and "enum" not in schema and "const" not in schema:
+        return {**schema, "minLength": max(1, schema.get("minLength", 0))}
+    if kind == "array":
+        return {**schema, "minItems": max(1, schema.get("minItems", 0))}
+    if kind == "object" and location != "path":
+        return {**schema, "minProperties": max(1, schema.get("minProperties", 0))}
     return schema
 
 
