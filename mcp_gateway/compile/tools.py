@@ -116,10 +116,12 @@ def _media_kind(media: str) -> str:
 _KIND_ORDER = {"json": 0, "form": 1, "multipart": 2, "text": 3, "binary": 4}
 
 
-def _pick_media(content: Any) -> tuple[str, str, dict[str, Any]] | None:
+def _pick_media(content: Any, exclude: tuple[str, ...] = ()) -> tuple[str, str, dict[str, Any]] | None:
+    """The body media type to offer: JSON first, then form, multipart, text, raw bytes."""
     if not isinstance(content, dict):
         return None
     options = [(str(m), _media_kind(str(m)), v if isinstance(v, dict) else {}) for m, v in content.items()]
+    options = [o for o in options if o[1] not in exclude]
     if not options:
         return None
     return min(options, key=lambda o: _KIND_ORDER[o[1]])
@@ -219,6 +221,9 @@ class _OperationCompiler:
         picked = _pick_media(request_body.get("content"))
         if picked is None:
             return None
+        if picked[1] == "multipart" and self.object_fields(picked[2].get("schema")) is None:
+            # a multipart body with no named fields: the raw bytes, where also offered, are the clearer input
+            picked = _pick_media(request_body.get("content"), exclude=("multipart",)) or picked
         media, kind, content = picked
         body_required = request_body.get("required") is True
         raw_schema = content.get("schema")
