@@ -16,7 +16,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from mcp_gateway.spec.bundle import bundle_external_refs
 from mcp_gateway.spec.load import load_document
 from tests.fidelity_check import DocumentModel, RawRequest, RequestChecker, Verdict
 from tests.fidelity_gen import ArgumentGenerator
+from tests.upstream import LocalServer, RecordingHandler
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT.parent / "shared" / "specs"
@@ -55,21 +55,31 @@ class _Expectation:
     template: str
 
 
-class ValidatingUpstream:
+class _RawHandler(RecordingHandler):
+    """Hands the raw request (target and header list as sent) to the validating upstream."""
+
+    owner: ValidatingUpstream
+
+    def receive(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, payload = self.owner.handle(self.command, self.path, list(self.headers.items()), body)
+        self.send_whole(status, {"Content-Type": "application/json"}, payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = receive
+
+
+class ValidatingUpstream(LocalServer):
     """A real HTTP server on 127.0.0.1 that validates each request against the operation it expects."""
 
+    handler = _RawHandler
+
     def __init__(self) -> None:
+        super().__init__()
         self._expected: dict[str, _Expectation] = {}
         self._received: dict[str, list[Exchange]] = defaultdict(list)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self.stray = 0
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def base_url(self, token: str) -> str:
         return f"{self.url}/fid/{token}"
@@ -102,38 +112,6 @@ class ValidatingUpstream:
             return 200, b'{"ok": true}'
         problems = [f"{p.kind}: {p.detail}" for p in verdict.problems if p.fatal]
         return 400, json.dumps({"error": {"message": "; ".join(problems)[:1000]}}).encode()
-
-    def start(self) -> ValidatingUpstream:
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, payload = upstream.handle(self.command, self.path, list(self.headers.items()), body)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = _handle
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
 
 # -- results ---------------------------------------------------------------------------------------------
