@@ -62,6 +62,7 @@ class Override(_Model):
     title: str | None = None
     description: str | None = None
     annotations: dict[str, Any] = {}
+    request_body: dict[str, Any] | None = None  # a JSON body schema, for documents that declare none
 
 
 class Profile(_Model):

@@ -118,3 +118,13 @@ def test_required_text_bodies_and_path_values_cannot_be_empty():
 def test_a_variable_in_the_query_part_of_a_path_key_is_a_query_parameter():
     tool = compile_paths({"/search?query={query}": {"get": {"responses": OK}}})["GET /search?query={query}"]
     assert [(p.argument, p.location) for p in tool.plan.params] == [("query", "query")]
+
+
+def test_a_profile_can_give_a_body_the_document_leaves_out():
+    document = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+                "paths": {"/v1/embeddings": {"post": {"responses": OK}}}}
+    profile = Profile(spec="x", overrides={"POST /v1/embeddings": {"request_body": {
+        "type": "object", "required": ["input"], "properties": {"input": {"type": "string"}}}}})
+    tool = compile_document(document, profile).tools[0]
+    assert tool.plan.body.fields == (("input", "input"),) and tool.plan.body.media_type == "application/json"
+    assert tool.input_schema["required"] == ["input"]

@@ -24,7 +24,9 @@ async def test_tools_leave_out_mcp_routes_and_file_plumbing(aigateway, tmp_path)
     assert {"aigateway_list_models", "aigateway_create_chat_completion", "aigateway_create_message",
             "aigateway_generate_video", "aigateway_generate_music", "aigateway_get_job", "aigateway_cancel_job",
             "aigateway_get_usage_by_tag", "aigateway_get_balance"} <= names
-    assert len(names) == 26
+    assert {"aigateway_create_embeddings", "aigateway_generate_image", "aigateway_moderate", "aigateway_rerank",
+            "aigateway_generate_3d"} <= names  # bodies the document omits, given by the profile
+    assert len(names) == 31
     operations = [tool.description.rsplit("\n", 1)[-1] for tool in listed.tools]
     assert not [op for op in operations if " /mcp" in op or "/v1/files" in op or "webhook-secret" in op]
     assert all(name.startswith("aigateway_") for name in names)
@@ -67,6 +69,15 @@ async def test_models_chat_job_and_usage(aigateway, tmp_path):
         assert music["id"] != job["id"]
         music_key = aigateway.last.headers["idempotency-key"]
         assert music_key != key and uuid.UUID(music_key).version == 4
+
+        model_3d = data(await served.call("aigateway_generate_3d", {"prompt": "a teapot"}))
+        assert aigateway.last.json() == {"prompt": "a teapot"} and model_3d["status"] == "queued"
+        assert uuid.UUID(aigateway.last.headers["idempotency-key"]).version == 4
+
+        vectors = data(await served.call("aigateway_create_embeddings", {"model": "openai/text-embedding-3-small", "input": ["a", "b"]}))
+        assert len(vectors["data"]) == 2
+        assert aigateway.last.raw_path == "/v1/embeddings"
+        assert aigateway.last.json() == {"model": "openai/text-embedding-3-small", "input": ["a", "b"]}
 
         usage = data(await served.call("aigateway_get_usage_by_tag", {"month": "2026-06"}))
         assert usage["month"] == "2026-06" and usage["tags"][0]["tag"] == "research"

@@ -13,7 +13,7 @@ from mcp_gateway.compile.refs import deref
 from mcp_gateway.compile.schema import SchemaConverter
 from mcp_gateway.errors import OperationSkipped
 from mcp_gateway.plan import BodyPlan, CallPlan, CompiledTool, FieldEncoding, ParamBinding, Skipped
-from mcp_gateway.profile import Profile
+from mcp_gateway.profile import Override, Profile
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _LOCATIONS = ("path", "query", "header", "cookie")
@@ -214,8 +214,10 @@ class _OperationCompiler:
         return props, required
 
     def body(self, op: dict[str, Any], names: _Arguments, properties: dict[str, Any], required: list[str],
-             dependent: dict[str, list[str]], refs: set[str]) -> BodyPlan | None:
+             dependent: dict[str, list[str]], refs: set[str], override: Override | None) -> BodyPlan | None:
         request_body = deref(self.document, op.get("requestBody"))
+        if override is not None and override.request_body is not None:
+            request_body = {"required": True, "content": {"application/json": {"schema": override.request_body}}}
         if not isinstance(request_body, dict):
             return None
         picked = _pick_media(request_body.get("content"))
@@ -322,8 +324,9 @@ class _OperationCompiler:
             if location == "header" and param["name"].lower() == "idempotency-key":
                 idempotency_header = param["name"]
         dependent: dict[str, list[str]] = {}
-        body = self.body(op, names, properties, required, dependent, refs)
         operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
+        override = self.profile.overrides.get(operation_id or "") or self.profile.overrides.get(label)
+        body = self.body(op, names, properties, required, dependent, refs, override)
         if idempotency_header is None and (label in self.profile.idempotent_operations
                                            or operation_id in self.profile.idempotent_operations):
             idempotency_header = "Idempotency-Key"
@@ -335,7 +338,6 @@ class _OperationCompiler:
         input_schema["additionalProperties"] = False
         if refs:
             input_schema["$defs"] = self.converter.defs_for(refs)
-        override = self.profile.overrides.get(operation_id or "") or self.profile.overrides.get(label)
         chosen = clean(override.name or "") if override else ""
         names = iter([chosen]) if chosen else _names(clean(operation_id or ""), method, path)
         if self.profile.tool_prefix:

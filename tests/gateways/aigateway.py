@@ -27,6 +27,7 @@ class AIgateway(OpenAICompatible):
              "context_window": 128000, "pricing": {"input_per_mtok": 0.27, "output_per_mtok": 1.1}},
             {"id": "google/veo-3", "object": "model", "owned_by": "google", "modality": "video"},
             {"id": "minimax/music-1.5", "object": "model", "owned_by": "minimax", "modality": "music"},
+            {"id": "openai/text-embedding-3-small", "object": "model", "owned_by": "openai", "modality": "embedding"},
         ]
         super().__init__(key, models, name="aigateway")
         self._routes.clear()
@@ -36,6 +37,8 @@ class AIgateway(OpenAICompatible):
         self.route("POST", "/v1/chat/completions", self.routed_chat)
         self.route("POST", "/v1/videos/generations", lambda r, p: self.create_job(r, "video"))
         self.route("POST", "/v1/audio/music", lambda r, p: self.create_job(r, "music"))
+        self.route("POST", "/v1/3d/generations", lambda r, p: self.create_job(r, "3d"))
+        self.route("POST", "/v1/embeddings", self.embeddings)
         self.route("GET", "/v1/jobs/{id}", self.get_job)
         self.route("DELETE", "/v1/jobs/{id}", self.cancel_job)
         self.route("GET", "/v1/usage/by-tag", self.usage_by_tag)
