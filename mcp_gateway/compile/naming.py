@@ -6,7 +6,6 @@ import hashlib
 import itertools
 import re
 from collections.abc import Iterable
-from collections.abc import Iterable
 
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 ARGUMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")

@@ -20,8 +20,7 @@ BUNDLE_KEY = "x-bundled"
 
 
 class _Bundler:
-    def __init__(self, root: dict[str, Any], timeout: float) -> None:
-        self.root = root
+    def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.ids: dict[str, str | None] = {}  # absolute location -> id under x-bundled (None: unreadable)
         self.bundled: dict[str, Any] = {}
@@ -92,7 +91,7 @@ def bundle_external_refs(document: dict[str, Any], base: str, timeout: float = 1
     """Return the document with other-file refs rewritten to local pointers (unchanged if it has none)."""
     if not _has_external_ref(document):
         return document
-    bundler = _Bundler(document, timeout)
+    bundler = _Bundler(timeout)
     result = bundler.walk(document, base, None)
     result[BUNDLE_KEY] = bundler.bundled
     return result
