@@ -26,7 +26,7 @@ def _media(reply: Reply) -> str:
 
 
 def _is_json(media: str) -> bool:
-    return media == "application/json" or media.endswith("+json") or media.endswith("/json")
+    return media.endswith(("/json", "+json"))
 
 
 def _decode_text(reply: Reply) -> str:
@@ -97,30 +97,27 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
     body = reply.body[:max_bytes]
     if not body:
         text = f"{tool.operation} succeeded with HTTP {reply.status} {reply.reason} and no content."
-        return _with_structure(tool, [types.TextContent(type="text", text=text)], {})
-    if media.startswith("image/") and not cut:
+        return _with_structure(tool, types.TextContent(type="text", text=text))
+    if media.startswith(("image/", "audio/")) and not cut:
         data = base64.b64encode(body).decode()
-        return types.CallToolResult(content=[types.ImageContent(type="image", data=data, mime_type=media)],
-                                    structured_content={} if tool.output_schema else None)
-    if media.startswith("audio/") and not cut:
-        data = base64.b64encode(body).decode()
-        return types.CallToolResult(content=[types.AudioContent(type="audio", data=data, mime_type=media)],
-                                    structured_content={} if tool.output_schema else None)
+        if media.startswith("image/"):
+            return _with_structure(tool, types.ImageContent(type="image", data=data, mime_type=media))
+        return _with_structure(tool, types.AudioContent(type="audio", data=data, mime_type=media))
     textual = _is_json(media) or media.startswith("text/") or media.endswith(("xml", "javascript")) or not media
     if not textual:
         if cut:
             note = (f"{tool.operation} returned {reply.total_bytes:,} bytes of {media}, more than the "
                     f"{max_bytes:,}-byte limit; it was not returned.")
-            return _with_structure(tool, [types.TextContent(type="text", text=note)], {})
+            return _with_structure(tool, types.TextContent(type="text", text=note))
         resource = types.BlobResourceContents(uri=reply.url, mime_type=media or "application/octet-stream",
                                               blob=base64.b64encode(body).decode())
-        return _with_structure(tool, [types.EmbeddedResource(type="resource", resource=resource)], {})
+        return _with_structure(tool, types.EmbeddedResource(type="resource", resource=resource))
     raw = _decode_text(reply)[:max_bytes] if cut else _decode_text(reply)  # the declared charset, else UTF-8
     if not cut and (_is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
         try:
             data = json.loads(raw)
         except ValueError:
-            data = None
+            pass
         else:
             compact = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
             if len(compact.encode()) <= max_bytes:
@@ -130,9 +127,10 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
             raw = compact[:max_bytes]
             cut = True
     text = raw + (_truncated_note(reply, len(body)) if cut else "")
-    return _with_structure(tool, [types.TextContent(type="text", text=text)], {})
+    return _with_structure(tool, types.TextContent(type="text", text=text))
 
 
-def _with_structure(tool: CompiledTool, content: list[Any], structure: dict[str, Any]) -> types.CallToolResult:
-    """A declared outputSchema needs structuredContent on every success; its shape-only schema accepts `{}`."""
-    return types.CallToolResult(content=content, structured_content=structure if tool.output_schema else None)
+def _with_structure(tool: CompiledTool, block: types.ContentBlock) -> types.CallToolResult:
+    """One content block as a success; a declared outputSchema needs structuredContent on every success,
+    and its shape-only schema accepts `{}`."""
+    return types.CallToolResult(content=[block], structured_content={} if tool.output_schema else None)
