@@ -180,6 +180,16 @@ class Gateway:
         if entry is None:
             return error_result(f"Unknown tool {name!r}. Call tools/list to see the tools this server offers.")
         tool, service = entry
+        try:
+            return await self._call(tool, service, arguments, progress)
+        except Exception as exc:  # noqa: BLE001 - the agent gets a message, the log gets the detail
+            detail = service.upstream.redact(repr(exc)) if service.upstream else repr(exc)
+            log.error("unexpected error in %s: %s", name, detail)
+            return error_result(f"{name} failed with an internal error ({type(exc).__name__}); see the server log.")
+
+    async def _call(self, tool: CompiledTool, service: Service, arguments: dict[str, Any],
+                    progress: Progress | None) -> types.CallToolResult:
+        name = tool.name
         arguments, problem = self.check_arguments(tool, arguments)
         if problem:
             return error_result(problem)
@@ -204,9 +214,6 @@ class Gateway:
             reply = await upstream.send(parts, base, on_event)
         except UpstreamError as exc:
             return error_result(f"{name} failed: {exc}")
-        except Exception as exc:  # noqa: BLE001 - the agent gets a message, the log gets the detail
-            log.error("unexpected error in %s: %s", name, upstream.redact(repr(exc)))
-            return error_result(f"{name} failed with an internal error ({type(exc).__name__}); see the server log.")
         if reply.streamed:
             assembled = assembler.result()
             text = json.dumps(assembled, separators=(",", ":"), ensure_ascii=False)

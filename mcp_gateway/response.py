@@ -72,7 +72,7 @@ def render_error(tool: CompiledTool, reply: Reply, auth_env: list[str]) -> types
     raw = _decode_text(reply)
     try:
         data = json.loads(raw) if raw.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes; shown as text
         data = None
     message = error_message(data, raw) or "(no message in the body)"
     lines = [f"{tool.name} failed: the upstream answered HTTP {reply.status} {reply.reason} to {tool.operation}.",
@@ -116,7 +116,7 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
     if not cut and (_is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         else:
             compact = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
