@@ -18,6 +18,7 @@ from jsonschema.exceptions import best_match
 from mcp_gateway.compile import Compilation, compile_document
 from mcp_gateway.coerce import coerce_arguments, scalar_types
 from mcp_gateway.compile.naming import NameRegistry
+from mcp_gateway.compile.tools import security_schemes
 from mcp_gateway.errors import DocumentError, GatewayError
 from mcp_gateway.plan import CompiledTool
 from mcp_gateway.profile import Auth, Profile, expand_env, load_profile, looks_like_profile
@@ -78,9 +79,7 @@ def _api_key_scheme(schemes: dict[str, Any]) -> dict[str, Any] | None:
 
 def refine_auth(profile: Profile, options: TargetOptions, document: dict[str, Any]) -> Profile:
     """For a bare document with `--api-key-env` and no header name, use the document's own apiKey scheme."""
-    components = document.get("components")
-    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
-    scheme = _api_key_scheme(schemes if isinstance(schemes, dict) else {})
+    scheme = _api_key_scheme(security_schemes(document))
     if profile.auth.type != "api_key" or options.api_key_header or not scheme:
         return profile
     auth = profile.auth.model_copy(update={"in_": scheme.get("in", "header"), "name": scheme.get("name", "X-API-Key")})
@@ -136,9 +135,9 @@ class Gateway:
 
     def page(self, cursor: str | None) -> tuple[list[types.Tool], str | None]:
         """One page of tools/list; the cursor is the offset of the next page."""
-        start = int(cursor) if cursor and cursor.isdigit() else 0
         if cursor and not cursor.isdigit():
             raise ValueError(f"invalid cursor {cursor!r}")
+        start = int(cursor) if cursor else 0
         if self.page_size <= 0:
             return self._listed, None
         end = start + self.page_size

@@ -56,6 +56,13 @@ def server_url(servers: Any) -> str | None:
     return url
 
 
+def security_schemes(document: dict[str, Any]) -> dict[str, Any]:
+    """The document's `components.securitySchemes` (a malformed one counts as none)."""
+    components = document.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
+    return schemes if isinstance(schemes, dict) else {}
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -451,12 +458,10 @@ def compile_document(document: dict[str, Any], profile: Profile, registry: NameR
                 skipped.append(Skipped(label, "schema nests too deeply to convert"))
             except Exception as exc:  # noqa: BLE001 - one malformed operation must not cost the whole document
                 skipped.append(Skipped(label, f"malformed operation ({type(exc).__name__}: {str(exc)[:200]})"))
-    components = document.get("components")
-    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
     return Compilation(
         tools=tuple(tools),
         skipped=tuple(skipped),
         operations=operations,
         default_base_url=server_url(document.get("servers")),
-        security_schemes=schemes if isinstance(schemes, dict) else {},
+        security_schemes=security_schemes(document),
     )
