@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from mcp_gateway.compile.tools import security_schemes
 from mcp_gateway.errors import DocumentError, GatewayError
 from mcp_gateway.plan import CompiledTool
 from mcp_gateway.profile import Auth, Profile, expand_env, load_profile, looks_like_profile
-from mcp_gateway.request import build_request
+from mcp_gateway.request import build_request, json_text
 from mcp_gateway.response import error_result, render_error, render_success
 from mcp_gateway.spec import read_document
 from mcp_gateway.spec.load import is_url
@@ -215,8 +214,7 @@ class Gateway:
             return error_result(f"{name} failed: {exc}")
         if reply.streamed:
             assembled = assembler.result()
-            text = json.dumps(assembled, separators=(",", ":"), ensure_ascii=False)
-            result = types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+            result = types.CallToolResult(content=[types.TextContent(type="text", text=json_text(assembled))],
                                           structured_content=assembled)
         elif reply.status >= 400 or reply.status < 200:
             result = render_error(tool, reply, upstream.credentials.env_names())

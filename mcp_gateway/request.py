@@ -25,13 +25,18 @@ class RequestParts:
     content: bytes | None = None
 
 
+def json_text(value: Any) -> str:
+    """Compact JSON, non-ASCII characters as themselves."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def text(value: Any) -> str:
     """A scalar as it is written in a URL, header or form: JSON spelling for booleans and numbers."""
     if isinstance(value, str):
         return value
     if value is None:
         return ""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return json_text(value)
 
 
 def decode_bytes(value: Any) -> bytes:
@@ -170,10 +175,6 @@ def _body_value(body: BodyPlan, arguments: dict[str, Any]) -> Any:
     return values if values or body.required else None
 
 
-def _json_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 def _form_field(name: str, value: Any, enc: FieldEncoding | None) -> list[tuple[str, str]]:
     """One form field; without an `encoding` entry OpenAPI means style form, explode (`tags=a&tags=b`),
     and objects keep the bracket spelling form servers parse (`address[city]=Paris`)."""
@@ -224,13 +225,13 @@ def _multipart(value: Any, body: BodyPlan, boundary: str) -> bytes:
         enc = encodings.get(name)
         declared = enc.content_type.split(",")[0].strip() if enc and enc.content_type else None
         if name not in files and declared and "json" in declared and not isinstance(sub, str):
-            part(name, _json_text(sub).encode(), declared, None)
+            part(name, json_text(sub).encode(), declared, None)
             continue
         for item in sub if isinstance(sub, list) else [sub]:
             if name in files:
                 part(name, decode_bytes(item), declared or "application/octet-stream", name)
             elif isinstance(item, dict | list):
-                part(name, _json_text(item).encode(), "application/json", None)
+                part(name, json_text(item).encode(), "application/json", None)
             else:
                 part(name, text(item).encode(), None, None)
     chunks.append(f"--{boundary}--\r\n".encode())
@@ -240,7 +241,7 @@ def _multipart(value: Any, body: BodyPlan, boundary: str) -> bytes:
 def _place_body(parts: RequestParts, body: BodyPlan, value: Any) -> None:
     media = body.media_type
     if body.kind == "json":
-        parts.content = _json_text(value).encode()
+        parts.content = json_text(value).encode()
         parts.headers["Content-Type"] = "application/json" if "*" in media else media
     elif body.kind == "form":
         pairs = _form_pairs(value, dict(body.encoding)) if isinstance(value, dict) else []

@@ -9,6 +9,7 @@ from typing import Any
 import mcp_types as types
 
 from mcp_gateway.plan import CompiledTool
+from mcp_gateway.request import json_text
 from mcp_gateway.upstream import Reply
 
 _RATE_HEADERS = ("retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
@@ -119,7 +120,7 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
         except (ValueError, RecursionError):
             pass
         else:
-            compact = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+            compact = json_text(data)
             if len(compact.encode()) <= max_bytes:
                 structured = data if isinstance(data, dict) else {"result": data} if tool.output_schema else None
                 return types.CallToolResult(content=[types.TextContent(type="text", text=compact)],
