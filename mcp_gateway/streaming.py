@@ -18,8 +18,8 @@ class SSEParser:
     def feed(self, chunk: bytes) -> list[tuple[str, str]]:
         self._buffer += chunk.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
         events: list[tuple[str, str]] = []
-        while "\n" in self._buffer:
-            line, self._buffer = self._buffer.split("\n", 1)
+        *lines, self._buffer = self._buffer.split("\n")  # the last piece is an unfinished line
+        for line in lines:
             if not line:
                 if self._data:
                     events.append((self._event or "message", "\n".join(self._data)))
