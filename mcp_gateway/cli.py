@@ -88,14 +88,13 @@ def _tool_json(gateway: Gateway) -> list[dict[str, Any]]:
 
 def run_tools(args: argparse.Namespace) -> int:
     gateway = build_gateway(args.targets, _options(args), page_size=0, strict=False)
-    listed = _tool_json(gateway)
     if args.json:
-        print(json.dumps(listed, indent=2, ensure_ascii=False))
+        print(json.dumps(_tool_json(gateway), indent=2, ensure_ascii=False))
         return 0
     for tool, _ in gateway.tools.values():
         first = tool.description.split("\n", 1)[0][:70]
         print(f"{tool.name:<40} {tool.operation:<45} {first}")
-    print(f"{len(listed)} tools", file=sys.stderr)
+    print(f"{len(gateway.tools)} tools", file=sys.stderr)
     return 0
 
 
