@@ -109,7 +109,7 @@ class _Arguments:
 
 def _media_kind(media: str) -> str:
     media = media.lower().split(";")[0].strip()
-    if media in ("*/*", "application/*") or media == "application/json" or media.endswith("+json") or "json" in media:
+    if media in ("*/*", "application/*") or "json" in media:
         return "json"
     if media == "application/x-www-form-urlencoded":
         return "form"
@@ -346,9 +346,9 @@ class _OperationCompiler:
         if refs:
             input_schema["$defs"] = self.converter.defs_for(refs)
         chosen = clean(override.name or "") if override else ""
-        names = iter([chosen]) if chosen else _names(clean(operation_id or ""), method, path)
+        candidates = iter([chosen]) if chosen else _names(clean(operation_id or ""), method, path)
         if self.profile.tool_prefix:
-            names = (f"{self.profile.tool_prefix}_{name}" for name in names)
+            candidates = (f"{self.profile.tool_prefix}_{name}" for name in candidates)
         summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
         annotations = dict(_ANNOTATIONS.get(method.upper(), {"readOnlyHint": False}))
         annotations["openWorldHint"] = True
@@ -357,7 +357,7 @@ class _OperationCompiler:
         description = override.description if override and override.description else self.description(op, summary)
         output_schema = self.output_schema(op)
         return CompiledTool(
-            name=registry.claim(next(names), names),  # last: an operation that fails above must not hold a name
+            name=registry.claim(next(candidates), candidates),  # last: an operation that fails above must not hold a name
             title=(override.title if override and override.title else summary[:120] or None),
             description=f"{description}\n\n{label}".strip(),
             input_schema=input_schema,
