@@ -65,11 +65,14 @@ async def refresh_forever(gateway: Gateway, sessions: Sessions, timeout: float =
 
 
 def build_server(gateway: Gateway, sessions: Sessions | None = None) -> Server[Any]:
-    """A low-level MCP server whose tools are the gateway's."""
-    seen = sessions or Sessions()
+    """A low-level MCP server whose tools are the gateway's; clients are recorded in `sessions` when given."""
+
+    def seen(session: Any) -> None:
+        if sessions is not None:
+            sessions.add(session)
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        seen.add(ctx.session)
+        seen(ctx.session)
         try:
             tools, next_cursor = gateway.page(params.cursor if params else None)
         except ValueError as exc:
@@ -77,7 +80,7 @@ def build_server(gateway: Gateway, sessions: Sessions | None = None) -> Server[A
         return types.ListToolsResult(tools=tools, next_cursor=next_cursor)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        seen.add(ctx.session)
+        seen(ctx.session)
 
         async def progress(done: float, message: str) -> None:
             await ctx.session.report_progress(done, None, message)
