@@ -58,6 +58,9 @@ async def refresh_forever(gateway: Gateway, sessions: Sessions, timeout: float =
                 changed = await anyio.to_thread.run_sync(gateway.refresh, service, timeout) or changed
             except GatewayError as exc:
                 log.warning("refresh of %s failed, keeping the current tools: %s", service.profile.name, exc)
+            except Exception as exc:  # noqa: BLE001 - a bad refresh must not end the server it runs beside
+                log.warning("refresh of %s failed, keeping the current tools: %s: %s", service.profile.name,
+                            type(exc).__name__, exc)
         if changed:
             gateway.rebuild()
             log.info("the tool list changed; notifying clients")
