@@ -116,13 +116,13 @@ async def serve_stdio(gateway: Gateway) -> None:
         await gateway.aclose()
 
 
-def http_app(gateway: Gateway, host: str) -> Starlette:
+def http_app(gateway: Gateway, host: str, sessions: Sessions | None = None) -> Starlette:
     """The ASGI app: MCP at /mcp and a health check at /healthz."""
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "tools": len(gateway.tools)})
 
-    server = build_server(gateway)
+    server = build_server(gateway, sessions)
     return server.streamable_http_app(host=host, custom_starlette_routes=[Route("/healthz", health)])
 
 
@@ -130,9 +130,16 @@ async def serve_http(gateway: Gateway, host: str, port: int) -> None:
     """Serve streamable HTTP at http://HOST:PORT/mcp until interrupted."""
     import uvicorn
 
-    config = uvicorn.Config(http_app(gateway, host), host=host, port=port, log_level="warning", lifespan="on")
+    refreshing = any(service.profile.refresh for service in gateway.services)
+    sessions = Sessions() if refreshing else None  # kept only when a refresh may have news for them
+    config = uvicorn.Config(http_app(gateway, host, sessions), host=host, port=port, log_level="warning",
+                            lifespan="on")
     log.info("serving MCP at http://%s:%d/mcp", host, port)
     try:
-        await uvicorn.Server(config).serve()
+        async with anyio.create_task_group() as tasks:
+            if sessions is not None:
+                tasks.start_soon(refresh_forever, gateway, sessions)
+            await uvicorn.Server(config).serve()
+            tasks.cancel_scope.cancel()
     finally:
         await gateway.aclose()

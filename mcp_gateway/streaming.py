@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,11 +15,17 @@ class SSEParser:
     _buffer: str = ""
     _event: str = ""
     _data: list[str] = field(default_factory=list)
+    _decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
 
-    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
-        self._buffer += chunk.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    def feed(self, chunk: bytes, final: bool = False) -> list[tuple[str, str]]:
+        """Events completed by this chunk (a character or a CRLF split across chunks is kept whole)."""
+        text = self._buffer + self._decoder.decode(chunk, final=final)
+        held = "" if final or not text.endswith("\r") else "\r"  # its "\n" may come in the next chunk
+        text = text[: len(text) - len(held)].replace("\r\n", "\n").replace("\r", "\n")
         events: list[tuple[str, str]] = []
-        *lines, self._buffer = self._buffer.split("\n")  # the last piece is an unfinished line
+        *lines, rest = text.split("\n")  # the last piece is an unfinished line
+        self._buffer = rest + held
         for line in lines:
             if not line:
                 if self._data:
@@ -37,7 +44,7 @@ class SSEParser:
 
     def close(self) -> list[tuple[str, str]]:
         """Events left when the stream ends without a final blank line."""
-        return self.feed(b"\n\n") if self._buffer or self._data else []
+        return self.feed(b"\n\n", final=True) if self._buffer or self._data else []
 
 
 class StreamAssembler:

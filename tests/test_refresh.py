@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from contextlib import AsyncExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import ROOT, server_env
+from tests.servers import serve_http
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +46,8 @@ class _SpecHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-async def test_changed_document_rebuilds_tools_and_notifies(tmp_path, upstream):
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_changed_document_rebuilds_tools_and_notifies(tmp_path, upstream, transport):
     spec_server = _SpecServer(("127.0.0.1", 0), _SpecHandler)
     spec_server.document = _document("first_tool")
     threading.Thread(target=spec_server.serve_forever, daemon=True).start()
@@ -61,7 +64,11 @@ async def test_changed_document_rebuilds_tools_and_notifies(tmp_path, upstream):
     params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_gateway", "serve", str(profile)],
                                    env=env, cwd=str(ROOT))
     try:
-        async with Client(params, mode="legacy", message_handler=on_message, read_timeout_seconds=30) as client:
+        async with AsyncExitStack() as stack:
+            target = params if transport == "stdio" else await stack.enter_async_context(
+                serve_http([str(profile)], env=env))
+            client = await stack.enter_async_context(
+                Client(target, mode="legacy", message_handler=on_message, read_timeout_seconds=30))
             before = {t.name for t in (await client.list_tools()).tools}
             spec_server.document = _document("first_tool", "second_tool")
             with anyio.fail_after(20):

@@ -66,3 +66,12 @@ def test_comments_and_unknown_payloads_are_kept_apart():
     for event, data in _feed(": keep-alive\n\ndata: plain text\n\ndata: {\"a\": 1}\n\n"):
         assembler.add(event, data)
     assert assembler.result() == {"events": ["plain text", {"a": 1}]}
+
+
+def test_characters_and_crlf_split_across_chunks_stay_whole():
+    raw = "data: café ✓\r\n\r\ndata: two\r\n\r\n".encode()
+    parser = SSEParser()
+    events = []
+    for i in range(len(raw)):  # one byte at a time splits every multi-byte character and every CRLF
+        events.extend(parser.feed(raw[i:i + 1]))
+    assert events + parser.close() == [("message", "café ✓"), ("message", "two")]
