@@ -266,8 +266,10 @@ def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 5
         base_url, headers = _connection(profile, compilation, strict)
         upstream = None
         if base_url:
-            upstream = Upstream(base_url, Credentials(profile.auth), headers, profile.timeout,
-                                profile.max_response_bytes, shared)
+            credentials = Credentials(profile.auth)
+            # a header filled from the environment may be a credential too: never show its value
+            credentials.secrets.extend(v for k, v in headers.items() if v != profile.headers[k] and len(v) >= 8)
+            upstream = Upstream(base_url, credentials, headers, profile.timeout, profile.max_response_bytes, shared)
         services.append(Service(profile, compilation, upstream))
         log.info("%s: %d tools from %d operations (%d skipped)", profile.name, len(compilation.tools),
                  compilation.operations, len(compilation.skipped))

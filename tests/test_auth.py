@@ -152,3 +152,12 @@ async def test_a_profile_api_key_placement_wins_over_the_document(upstream):
         await served.client.call_tool("getText", {})
     assert upstream.last.query == [("api_key", TEST_KEY)]
     assert "x-api-key" not in upstream.last.headers
+
+
+async def test_a_header_value_from_the_environment_is_never_shown(upstream):
+    async with serve_stdio([str(FIXTURES / "auth_header.yaml")], env=env_for(upstream)) as served:
+        upstream.reply(200, {"tenant": "tenant-acme", "static": "fixed"})
+        result = await served.client.call_tool("echo", {})
+    assert upstream.last.headers["x-tenant"] == "tenant-acme"
+    assert "tenant-acme" not in text_of(result) and "***" in text_of(result)
+    assert "fixed" in text_of(result)  # a value written in the profile itself is no secret
