@@ -44,20 +44,20 @@ class TargetOptions:
     spec_timeout: float = 10.0
 
 
-def profile_for(target: str, options: TargetOptions, single: bool) -> Profile:
-    """A profile from a YAML profile file, or one made from the flags for a bare document."""
+def profile_for(target: str, options: TargetOptions, single: bool) -> tuple[Profile, bool]:
+    """A profile from a YAML profile file, or one made from the flags for a bare document; and which it was."""
     if looks_like_profile(target):
         profile = load_profile(target)
         if options.base_url and single:
             profile = profile.model_copy(update={"base_url": options.base_url})
-        return profile
+        return profile, True
     auth = Auth()
     if options.bearer_env:
         auth = Auth(type="bearer", env=options.bearer_env)
     elif options.api_key_env:
         auth = Auth(type="api_key", env=options.api_key_env, name=options.api_key_header or "X-API-Key")
     name = Path(target.split("?")[0]).stem.split(".")[0] or "api"
-    return Profile(name=name, spec=target, base_url=options.base_url, auth=auth)
+    return Profile(name=name, spec=target, base_url=options.base_url, auth=auth), False
 
 
 def read_spec(profile: Profile, timeout: float) -> dict[str, Any]:
@@ -257,9 +257,9 @@ def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 5
     services: list[Service] = []
     shared = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
     for target in targets:
-        profile = profile_for(target, options, single=len(targets) == 1)
+        profile, from_file = profile_for(target, options, single=len(targets) == 1)
         document = read_spec(profile, options.spec_timeout)
-        if not looks_like_profile(target):
+        if not from_file:
             profile = refine_auth(profile, options, document)
         registry.limit = profile.name_limit
         compilation = compile_document(document, profile, registry)
