@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mcp_gateway.compile import compile_document  # noqa: E402
-from mcp_gateway.compile.validate import tools_problems  # noqa: E402
+from tests.strict_client import tools_problems  # noqa: E402
 from mcp_gateway.errors import DocumentError  # noqa: E402
 from mcp_gateway.profile import Profile  # noqa: E402
 from mcp_gateway.spec import read_document  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mcp_gateway.compile import compile_document
-from mcp_gateway.compile.validate import ToolChecker
+from tests.strict_client import ToolChecker
 from mcp_gateway.errors import DocumentError
 from mcp_gateway.profile import Profile
 from mcp_gateway.spec import normalise

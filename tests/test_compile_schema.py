@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 from mcp_gateway.compile import compile_document
 from mcp_gateway.compile.schema import SchemaConverter
-from mcp_gateway.compile.validate import tools_problems
+from tests.strict_client import tools_problems
 from mcp_gateway.profile import Profile
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mcp_gateway.compile import compile_document
-from mcp_gateway.compile.validate import tools_problems
+from tests.strict_client import tools_problems
 from mcp_gateway.profile import Profile
 
 OK = {"200": {"description": "ok"}}

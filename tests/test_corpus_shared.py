@@ -11,7 +11,7 @@ import pytest
 from bench.check_specs import documents
 from mcp_gateway.compile import Compilation, compile_document
 from mcp_gateway.compile.naming import TOOL_NAME_RE
-from mcp_gateway.compile.validate import tools_problems
+from tests.strict_client import tools_problems
 from mcp_gateway.profile import Profile
 from mcp_gateway.spec import read_document
 from tests.conftest import SPECS

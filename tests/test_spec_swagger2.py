@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mcp_gateway.compile import compile_document
-from mcp_gateway.compile.validate import tools_problems
+from tests.strict_client import tools_problems
 from mcp_gateway.errors import DocumentError
 from mcp_gateway.profile import Profile
 from mcp_gateway.spec import normalise

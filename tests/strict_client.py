@@ -1,6 +1,6 @@
 """What the strictest mainstream MCP client demands of a tool, as a check that lists every problem found.
 
-Used by the tests and the corpus benchmarks: a compiled tool must pass it on every real document.
+Used by the tests and the corpus benchmarks (not shipped): a compiled tool must pass it on every real document.
 """
 
 from __future__ import annotations

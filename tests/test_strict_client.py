@@ -6,7 +6,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from mcp_gateway.compile.validate import ToolChecker, tools_problems
+from tests.strict_client import ToolChecker, tools_problems
 from tests.test_compile_robust import positions, replaced
 
 SCHEMAS = [
