@@ -46,7 +46,7 @@ async def measure_startups(base_url: str, runs: int, timeout: float) -> list[Sta
 async def measure_calls(base_url: str, calls: int, concurrency: int, rounds: int, timeout: float,
                         peer_python: Path | None, peer_timeout: float) -> Rates:
     """Direct, in-process, stdio and (given its Python) FastMCP calls, interleaved in the same rounds."""
-    from mcp_gateway.gateway import TargetOptions, build_gateway
+    from mcp_gateway.build import TargetOptions, build_gateway
 
     rates = Rates(SERVER, calls, concurrency)
     # Gateway.call without MCP or stdio, to split the gateway's own cost from the transport's.

@@ -14,7 +14,8 @@ import anyio
 from mcp_gateway import __version__
 from mcp_gateway.compile import compile_document
 from mcp_gateway.errors import GatewayError
-from mcp_gateway.gateway import Gateway, TargetOptions, build_gateway
+from mcp_gateway.build import TargetOptions, build_gateway
+from mcp_gateway.gateway import Gateway
 from mcp_gateway.profile import Profile
 
 log = logging.getLogger("mcp_gateway")
@@ -82,7 +83,7 @@ def _options(args: argparse.Namespace) -> TargetOptions:
 
 
 def _tool_json(gateway: Gateway) -> list[dict[str, Any]]:
-    tools, _ = gateway.page(None)
+    tools, _ = gateway.catalog.page(None)
     return [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in tools]
 
 
@@ -91,10 +92,10 @@ def run_tools(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_tool_json(gateway), indent=2, ensure_ascii=False))
         return 0
-    for tool, _ in gateway.tools.values():
+    for tool, _ in gateway.catalog.entries.values():
         first = tool.description.split("\n", 1)[0][:70]
         print(f"{tool.name:<40} {tool.operation:<45} {first}")
-    print(f"{len(gateway.tools)} tools", file=sys.stderr)
+    print(f"{len(gateway.catalog)} tools", file=sys.stderr)
     return 0
 
 

@@ -25,3 +25,16 @@ class ProfileError(GatewayError):
 
 class OperationSkipped(GatewayError):
     """One operation cannot become a tool; the rest of the document still can."""
+
+
+class UpstreamError(GatewayError):
+    """A call that could not reach the upstream or read its answer; the text is safe to show."""
+
+
+class UnknownTool(GatewayError):
+    """A tools/call named no tool this server has; the message names the closest ones."""
+
+    def __init__(self, name: str, closest: list[str]) -> None:
+        self.name = name
+        hint = f" Did you mean {', '.join(closest)}?" if closest else ""
+        super().__init__(f"Unknown tool {name!r}.{hint} Call tools/list to see the tools this server offers.")

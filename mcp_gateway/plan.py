@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from mcp_gateway.media import BodyKind
+
 Location = Literal["path", "query", "header", "cookie"]
-BodyKind = Literal["json", "form", "multipart", "text", "binary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class CallPlan:
     path: str
     params: tuple[ParamBinding, ...] = ()
     body: BodyPlan | None = None
-    base_url: str | None = None  # a per-operation server, else the profile's
+    base_url: str | None = None  # compile: the operation's own server as written; once built: the absolute URL
     idempotency_header: str | None = None  # generate a key here when the caller gives none
 
 
@@ -71,8 +72,6 @@ class CompiledTool:
     annotations: dict[str, Any]
     plan: CallPlan
     operation: str  # "METHOD /path", for messages and overrides
-    operation_id: str | None = None
-    tags: tuple[str, ...] = field(default=())
 
     def to_mcp(self) -> dict[str, Any]:
         """The tool exactly as tools/list sends it (camelCase wire names)."""

@@ -110,6 +110,11 @@ def expand_env(text: str, where: str) -> str:
     return _ENV.sub(replace, text)
 
 
+def env_values(text: str) -> list[str]:
+    """The values of the environment variables `text` refers to (those that are set), to be kept secret."""
+    return [value for name, _ in _ENV.findall(text) if (value := os.environ.get(name))]
+
+
 def _relative(value: str | None, folder: Path) -> str | None:
     if value is None or is_url(value) or Path(value).is_absolute():
         return value

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+from mcp_gateway.exchange import RequestParts
+from mcp_gateway.jsontext import json_text
+from mcp_gateway.media import is_json
 from mcp_gateway.plan import BodyPlan, CallPlan, FieldEncoding, ParamBinding
-
-
-@dataclass
-class RequestParts:
-    """Everything but auth and the base URL: those belong to the upstream."""
-
-    method: str
-    path: str
-    query: list[tuple[str, str]] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    cookies: list[tuple[str, str]] = field(default_factory=list)
-    content: bytes | None = None
-
-
-def json_text(value: Any) -> str:
-    """Compact JSON, non-ASCII characters as themselves."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def text(value: Any) -> str:
@@ -114,7 +98,7 @@ def _segment(value: Any) -> str:
 
 def _path_value(binding: ParamBinding, value: Any) -> str:
     if binding.as_json:
-        return _segment(value if isinstance(value, str) else json.dumps(value))
+        return _segment(value if isinstance(value, str) else json_text(value))
     if isinstance(value, list):
         encoded = [_segment(v) for v in value]
     elif isinstance(value, dict):
@@ -151,7 +135,7 @@ def _place_param(parts: RequestParts, binding: ParamBinding, value: Any) -> None
     if binding.location == "path":
         parts.path = parts.path.replace("{" + binding.name + "}", _path_value(binding, value))
     elif binding.as_json and not isinstance(value, str):
-        encoded = json.dumps(value, separators=(",", ":"))
+        encoded = json_text(value)
         if binding.location == "query":
             parts.query.append((binding.name, encoded))
         elif binding.location == "header":
@@ -180,8 +164,8 @@ def _form_field(name: str, value: Any, enc: FieldEncoding | None) -> list[tuple[
     and objects keep the bracket spelling form servers parse (`address[city]=Paris`)."""
     if enc is None:
         return deep_object(name, value) if isinstance(value, dict) else styled_pairs(name, value, "form", True)
-    if enc.content_type and "json" in enc.content_type and not isinstance(value, str):
-        return [(name, json.dumps(value, separators=(",", ":")))]
+    if enc.content_type and is_json(enc.content_type) and not isinstance(value, str):
+        return [(name, json_text(value))]
     return styled_pairs(name, value, enc.style, enc.explode)
 
 
@@ -224,7 +208,7 @@ def _multipart(value: Any, body: BodyPlan, boundary: str) -> bytes:
     for name, sub in _pairs(fields):
         enc = encodings.get(name)
         declared = enc.content_type.split(",")[0].strip() if enc and enc.content_type else None
-        if name not in files and declared and "json" in declared and not isinstance(sub, str):
+        if name not in files and declared and is_json(declared) and not isinstance(sub, str):
             part(name, json_text(sub).encode(), declared, None)
             continue
         for item in sub if isinstance(sub, list) else [sub]:

@@ -1,4 +1,4 @@
-"""An upstream reply -> an MCP tool result written for an agent to read."""
+"""An upstream reply (or an assembled event stream) -> an MCP tool result written for an agent to read."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 import mcp_types as types
 
+from mcp_gateway.exchange import Reply
+from mcp_gateway.jsontext import json_text
+from mcp_gateway.media import charset, essence, is_json, is_textual
 from mcp_gateway.plan import CompiledTool
-from mcp_gateway.request import json_text
-from mcp_gateway.upstream import Reply
+from mcp_gateway.redaction import Redactor
 
 _RATE_HEADERS = ("retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
                  "x-ratelimit-reset-requests", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
@@ -22,22 +24,10 @@ def error_result(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
 
 
-def _media(reply: Reply) -> str:
-    return reply.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-def _is_json(media: str) -> bool:
-    return media.endswith(("/json", "+json"))
-
-
 def _decode_text(reply: Reply) -> str:
-    charset = "utf-8"
-    for piece in reply.headers.get("content-type", "").split(";")[1:]:
-        key, _, value = piece.strip().partition("=")
-        if key.lower() == "charset" and value:
-            charset = value.strip('"')
+    """The body as text in its declared charset, else UTF-8."""
     try:
-        return reply.body.decode(charset, errors="replace")
+        return reply.body.decode(charset(reply.headers.get("content-type", "")) or "utf-8", errors="replace")
     except LookupError:
         return reply.body.decode("utf-8", errors="replace")
 
@@ -53,7 +43,7 @@ def error_message(data: Any, raw: str) -> str:
     if isinstance(data, dict):
         inner = data.get("error")
         if isinstance(inner, dict):
-            message = inner.get("message") or inner.get("detail") or json.dumps(inner)[:500]
+            message = inner.get("message") or inner.get("detail") or json_text(inner)[:500]
             extra = [f"{k}: {inner[k]}" for k in ("type", "code") if isinstance(inner.get(k), str | int)]
             return f"{message}" + (f" ({', '.join(extra)})" if extra else "")
         for key in ("message", "error", "detail", "title", "error_description", "msg"):
@@ -61,10 +51,10 @@ def error_message(data: Any, raw: str) -> str:
             if isinstance(value, str) and value:
                 return value
             if isinstance(value, list) and value:  # FastAPI-style validation errors
-                return json.dumps(value, ensure_ascii=False)[:1000]
+                return json_text(value)[:1000]
         errors = data.get("errors")
         if isinstance(errors, list) and errors:
-            return json.dumps(errors, ensure_ascii=False)[:1000]
+            return json_text(errors)[:1000]
     return raw.strip()[:1000]
 
 
@@ -93,7 +83,7 @@ def render_error(tool: CompiledTool, reply: Reply, auth_env: list[str]) -> types
 
 def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.CallToolResult:
     """A 2xx reply: JSON as text plus structuredContent, text as text, images and other bytes as such."""
-    media = _media(reply)
+    media = essence(reply.headers.get("content-type", ""))
     cut = reply.total_bytes > len(reply.body) or len(reply.body) > max_bytes
     body = reply.body[:max_bytes]
     if not body:
@@ -104,8 +94,7 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
         if media.startswith("image/"):
             return _with_structure(tool, types.ImageContent(type="image", data=data, mime_type=media))
         return _with_structure(tool, types.AudioContent(type="audio", data=data, mime_type=media))
-    textual = _is_json(media) or media.startswith("text/") or media.endswith(("xml", "javascript")) or not media
-    if not textual:
+    if media and not is_textual(media):
         if cut:
             note = (f"{tool.operation} returned {reply.total_bytes:,} bytes of {media}, more than the "
                     f"{max_bytes:,}-byte limit; it was not returned.")
@@ -114,7 +103,7 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
                                               blob=base64.b64encode(body).decode())
         return _with_structure(tool, types.EmbeddedResource(type="resource", resource=resource))
     raw = _decode_text(reply)[:max_bytes] if cut else _decode_text(reply)  # the declared charset, else UTF-8
-    if not cut and (_is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
+    if not cut and (is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
         try:
             data = json.loads(raw)
         except (ValueError, RecursionError):
@@ -135,3 +124,23 @@ def _with_structure(tool: CompiledTool, block: types.ContentBlock) -> types.Call
     """One content block as a success; a declared outputSchema needs structuredContent on every success,
     and its shape-only schema accepts `{}`."""
     return types.CallToolResult(content=[block], structured_content={} if tool.output_schema else None)
+
+
+def render_stream(assembled: dict[str, Any]) -> types.CallToolResult:
+    """An event stream folded into one object (a chat completion, a message, or the events)."""
+    return types.CallToolResult(content=[types.TextContent(type="text", text=json_text(assembled))],
+                                structured_content=assembled)
+
+
+def redact_result(result: types.CallToolResult, redactor: Redactor) -> types.CallToolResult:
+    """Mask every known secret in the text blocks, and in structuredContent when the text held one
+    (the text is the same JSON, so a secret there means one, perhaps unescaped by parsing, in the structure)."""
+    found = False
+    for block in result.content:
+        if isinstance(block, types.TextContent):
+            masked = redactor.text(block.text)
+            found = found or masked != block.text
+            block.text = masked
+    if found and result.structured_content is not None:
+        result.structured_content = redactor.value(result.structured_content)
+    return result

@@ -3,94 +3,108 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from typing import Any
 
 import anyio
 import mcp_types as types
 from mcp.server import Server
+from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
+from mcp.server.streamable_http_manager import DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_IDLE_TIMEOUT
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_gateway import __version__
-from mcp_gateway.errors import GatewayError
+from mcp_gateway.errors import UnknownTool
 from mcp_gateway.gateway import Gateway
+from mcp_gateway.refresh import refresh_forever, refreshing
 
 log = logging.getLogger("mcp_gateway")
 
+Context = ServerRequestContext[Any, Any]
 
-class Sessions:
-    """The client connections seen so far, to tell them when the tool list changes.
+_STDIO = "stdio"  # the one connection of a stdio server
 
-    The SDK hands each request its own session object over a shared connection, so the latest
-    session of each connection is kept, keyed by that connection.
+
+class ToolListNotifier:
+    """Tells clients that the tool list changed.
+
+    2026-07-28 clients hear it on their `subscriptions/listen` streams (the SDK's bus and handler).
+    2025-11-25 clients get `notifications/tools/list_changed` on their session: the latest session
+    seen on each connection (stdio, or an HTTP `Mcp-Session-Id`) is kept, at most as many as the
+    SDK keeps HTTP sessions, and none past the SDK's idle timeout, after which it has closed them.
     """
 
-    def __init__(self) -> None:
-        self._sessions: dict[int, Any] = {}
+    def __init__(self, limit: int = DEFAULT_MAX_SESSIONS, idle: float = DEFAULT_SESSION_IDLE_TIMEOUT) -> None:
+        self.limit = limit
+        self.idle = idle
+        self.bus = InMemorySubscriptionBus()
+        self.listen = ListenHandler(self.bus)
+        self._sessions: OrderedDict[str, tuple[ServerSession, float]] = OrderedDict()  # oldest first
 
-    def add(self, session: Any) -> None:
-        self._sessions[id(getattr(session, "_connection", session))] = session
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def seen(self, ctx: Context) -> None:
+        """Record the session of a request, if it is one that can be notified outside a request."""
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return  # no standing session: such a client listens with subscriptions/listen
+        key = _STDIO if ctx.request is None else ctx.request.headers.get("mcp-session-id")
+        if key is None:
+            return
+        now = time.monotonic()
+        self._sessions[key] = (ctx.session, now)
+        self._sessions.move_to_end(key)
+        while self._sessions and (len(self._sessions) > self.limit
+                                  or next(iter(self._sessions.values()))[1] < now - self.idle):
+            self._sessions.popitem(last=False)
 
     async def tools_changed(self) -> None:
-        for key, session in list(self._sessions.items()):
+        """Notify every listener and every recorded session; a session that fails is dropped."""
+        await self.bus.publish(ToolsListChanged())
+        for key, (session, _) in list(self._sessions.items()):
             try:
                 await session.send_tool_list_changed()
             except Exception:  # noqa: BLE001 - a closed connection must not stop the others
-                del self._sessions[key]
+                self._sessions.pop(key, None)
 
 
-async def refresh_forever(gateway: Gateway, sessions: Sessions, timeout: float = 10.0) -> None:
-    """Re-fetch live documents every `refresh` seconds; rebuild and notify when tools changed."""
-    services = [s for s in gateway.services if s.profile.refresh]
-    if not services:
-        return
-    interval = min(s.profile.refresh or 0 for s in services)
-    while True:
-        await anyio.sleep(interval)
-        changed = False
-        for service in services:
-            try:
-                changed = await anyio.to_thread.run_sync(gateway.refresh, service, timeout) or changed
-            except GatewayError as exc:
-                log.warning("refresh of %s failed, keeping the current tools: %s", service.profile.name, exc)
-            except Exception as exc:  # noqa: BLE001 - a bad refresh must not end the server it runs beside
-                log.warning("refresh of %s failed, keeping the current tools: %s: %s", service.profile.name,
-                            type(exc).__name__, exc)
-        if changed:
-            gateway.rebuild()
-            log.info("the tool list changed; notifying clients")
-            await sessions.tools_changed()
+def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None) -> Server[Any]:
+    """A low-level MCP server whose tools are the gateway's; clients are recorded in `notifier` when given."""
 
+    def seen(ctx: Context) -> None:
+        if notifier is not None:
+            notifier.seen(ctx)
 
-def build_server(gateway: Gateway, sessions: Sessions | None = None) -> Server[Any]:
-    """A low-level MCP server whose tools are the gateway's; clients are recorded in `sessions` when given."""
-
-    def seen(session: Any) -> None:
-        if sessions is not None:
-            sessions.add(session)
-
-    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        seen(ctx.session)
+    async def list_tools(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        seen(ctx)
         try:
-            tools, next_cursor = gateway.page(params.cursor if params else None)
+            tools, next_cursor = gateway.catalog.page(params.cursor if params else None)
         except ValueError as exc:
             raise MCPError(types.INVALID_PARAMS, f"{exc}; start again without a cursor") from None
         return types.ListToolsResult(tools=tools, next_cursor=next_cursor)
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        seen(ctx.session)
+    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        seen(ctx)
 
         async def progress(done: float, message: str) -> None:
             await ctx.session.report_progress(done, None, message)
 
-        return await gateway.call(params.name, params.arguments or {}, progress)
+        try:
+            return await gateway.call(params.name, params.arguments or {}, progress)
+        except UnknownTool as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
 
-    names = ", ".join(s.profile.name for s in gateway.services)
+    names = ", ".join(api.profile.name for api in gateway.apis)
     return Server(
         "mcp-gateway",
         version=__version__,
@@ -98,31 +112,32 @@ def build_server(gateway: Gateway, sessions: Sessions | None = None) -> Server[A
         "HTTP method and path.",
         on_list_tools=list_tools,
         on_call_tool=call_tool,
-        get_tool_input_schema=gateway.input_schema,
+        on_subscriptions_listen=notifier.listen if notifier is not None else None,
+        get_tool_input_schema=lambda name: gateway.catalog.input_schema(name),
     )
 
 
 async def serve_stdio(gateway: Gateway) -> None:
     """Serve on stdin/stdout (stdout is the JSON-RPC wire; logs go to stderr)."""
-    sessions = Sessions()
-    server = build_server(gateway, sessions)
+    notifier = ToolListNotifier()
+    server = build_server(gateway, notifier)
     options = server.create_initialization_options(NotificationOptions(tools_changed=True))
     try:
         async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as tasks:
-            tasks.start_soon(refresh_forever, gateway, sessions)
+            tasks.start_soon(refresh_forever, gateway, notifier.tools_changed)
             await server.run(read_stream, write_stream, options)
             tasks.cancel_scope.cancel()
     finally:
         await gateway.aclose()
 
 
-def http_app(gateway: Gateway, host: str, sessions: Sessions | None = None) -> Starlette:
+def http_app(gateway: Gateway, host: str, notifier: ToolListNotifier | None = None) -> Starlette:
     """The ASGI app: MCP at /mcp and a health check at /healthz."""
 
     async def health(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "tools": len(gateway.tools)})
+        return JSONResponse({"status": "ok", "tools": len(gateway.catalog)})
 
-    server = build_server(gateway, sessions)
+    server = build_server(gateway, notifier)
     return server.streamable_http_app(host=host, custom_starlette_routes=[Route("/healthz", health)])
 
 
@@ -130,15 +145,14 @@ async def serve_http(gateway: Gateway, host: str, port: int) -> None:
     """Serve streamable HTTP at http://HOST:PORT/mcp until interrupted."""
     import uvicorn
 
-    refreshing = any(service.profile.refresh for service in gateway.services)
-    sessions = Sessions() if refreshing else None  # kept only when a refresh may have news for them
-    config = uvicorn.Config(http_app(gateway, host, sessions), host=host, port=port, log_level="warning",
+    notifier = ToolListNotifier() if refreshing(gateway) else None  # sessions kept only when there may be news
+    config = uvicorn.Config(http_app(gateway, host, notifier), host=host, port=port, log_level="warning",
                             lifespan="on")
     log.info("serving MCP at http://%s:%d/mcp", host, port)
     try:
         async with anyio.create_task_group() as tasks:
-            if sessions is not None:
-                tasks.start_soon(refresh_forever, gateway, sessions)
+            if notifier is not None:
+                tasks.start_soon(refresh_forever, gateway, notifier.tools_changed)
             await uvicorn.Server(config).serve()
             tasks.cancel_scope.cancel()
     finally:

@@ -19,8 +19,7 @@ import re
 import warnings
 from typing import Any
 
-from mcp_gateway.compile.refs import lookup, pointer_parts
-from mcp_gateway.errors import OperationSkipped
+from mcp_gateway.compile.refs import deref, lookup, pointer_parts
 
 
 _TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
@@ -97,12 +96,7 @@ class SchemaConverter:
 
     def resolve(self, schema: Any) -> Any:
         """Follow `$ref`s at the root of a schema to the node they end at (for shape decisions)."""
-        for _ in range(32):
-            if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
-                schema = lookup(self.document, schema["$ref"])
-            else:
-                return schema
-        raise OperationSkipped("schema reference chain is circular")
+        return deref(self.document, schema)
 
     # -- internals -----------------------------------------------------------------------------
     def _ref(self, ref: str, refs: set[str]) -> dict[str, Any]:

@@ -12,10 +12,11 @@ from mcp_gateway.compile.naming import NameRegistry, by_parameters, clean, deriv
 from mcp_gateway.compile.refs import deref
 from mcp_gateway.compile.schema import SchemaConverter
 from mcp_gateway.errors import OperationSkipped
+from mcp_gateway.media import BodyKind, body_kind
+from mcp_gateway.openapi import METHODS, as_dict, as_list, server_url
 from mcp_gateway.plan import BodyPlan, CallPlan, CompiledTool, FieldEncoding, ParamBinding, Skipped
 from mcp_gateway.profile import Override, Profile
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _LOCATIONS = ("path", "query", "header", "cookie")
 _DEFAULT_STYLE = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
 _TEMPLATE_VAR = re.compile(r"{([^{}]+)}")
@@ -37,38 +38,15 @@ class Compilation:
     tools: tuple[CompiledTool, ...]
     skipped: tuple[Skipped, ...]
     operations: int
-    default_base_url: str | None
-    security_schemes: dict[str, Any]
+    default_base_url: str | None  # the document's first server, as written (it may be relative)
 
 
-def server_url(servers: Any) -> str | None:
-    """The first server's URL with its variables at their defaults."""
-    if not isinstance(servers, list) or not servers or not isinstance(servers[0], dict):
-        return None
-    url = servers[0].get("url")
-    if not isinstance(url, str):
-        return None
-    variables = servers[0].get("variables") or {}
-    for name, var in variables.items() if isinstance(variables, dict) else ():
-        default = var.get("default") if isinstance(var, dict) else None
-        if default is not None:
-            url = url.replace("{" + str(name) + "}", str(default))
-    return url
 
 
-def security_schemes(document: dict[str, Any]) -> dict[str, Any]:
-    """The document's `components.securitySchemes` (a malformed one counts as none)."""
-    components = document.get("components")
-    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
-    return schemes if isinstance(schemes, dict) else {}
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _names(operation_id: str, method: str, path: str) -> Iterator[str]:
@@ -107,27 +85,16 @@ class _Arguments:
         return candidate
 
 
-def _media_kind(media: str) -> str:
-    media = media.lower().split(";")[0].strip()
-    if media in ("*/*", "application/*") or "json" in media:
-        return "json"
-    if media == "application/x-www-form-urlencoded":
-        return "form"
-    if media.startswith("multipart/"):
-        return "multipart"
-    if media.startswith("text/") or media.endswith(("/xml", "+xml")):
-        return "text"
-    return "binary"
 
 
-_KIND_ORDER = {"json": 0, "form": 1, "multipart": 2, "text": 3, "binary": 4}
+_KIND_ORDER: dict[BodyKind, int] = {"json": 0, "form": 1, "multipart": 2, "text": 3, "binary": 4}
 
 
-def _pick_media(content: Any, exclude: tuple[str, ...] = ()) -> tuple[str, str, dict[str, Any]] | None:
+def _pick_media(content: Any, exclude: tuple[BodyKind, ...] = ()) -> tuple[str, BodyKind, dict[str, Any]] | None:
     """The body media type to offer: JSON first, then form, multipart, text, raw bytes."""
     if not isinstance(content, dict):
         return None
-    options = [(str(m), _media_kind(str(m)), v if isinstance(v, dict) else {}) for m, v in content.items()]
+    options = [(str(m), body_kind(str(m)), v if isinstance(v, dict) else {}) for m, v in content.items()]
     options = [o for o in options if o[1] not in exclude]
     if not options:
         return None
@@ -149,7 +116,7 @@ class _OperationCompiler:
     # -- parameters --------------------------------------------------------------------------
     def parameters(self, item: dict[str, Any], op: dict[str, Any], path: str) -> list[dict[str, Any]]:
         merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for raw in _list(item.get("parameters")) + _list(op.get("parameters")):
+        for raw in as_list(item.get("parameters")) + as_list(op.get("parameters")):
             param = deref(self.document, raw)
             if not isinstance(param, dict):
                 continue
@@ -183,7 +150,7 @@ class _OperationCompiler:
         if raw is None and isinstance(param.get("content"), dict) and param["content"]:
             media, body = next(iter(param["content"].items()))
             raw = body.get("schema") if isinstance(body, dict) else None
-            as_json = _media_kind(str(media)) == "json"
+            as_json = body_kind(str(media)) == "json"
         schema, found = self.converter.convert(raw if raw is not None else {"type": "string"})
         refs |= found
         description = param.get("description")
@@ -206,7 +173,7 @@ class _OperationCompiler:
             return None
         props: dict[str, Any] = {}
         required: set[str] = set()
-        for part in _list(schema.get("allOf")):
+        for part in as_list(schema.get("allOf")):
             merged = self.object_fields(part, depth + 1)
             if merged is None:
                 return None
@@ -242,7 +209,7 @@ class _OperationCompiler:
                 explode=enc.get("explode", True) if isinstance(enc.get("explode"), bool) else True,
                 content_type=enc.get("contentType") if isinstance(enc.get("contentType"), str) else None,
             ))
-            for field, enc in _dict(content.get("encoding")).items() if isinstance(enc, dict)
+            for field, enc in as_dict(content.get("encoding")).items() if isinstance(enc, dict)
         )
         fields = self.object_fields(raw_schema) if kind in ("json", "form", "multipart") else None
         if fields is not None:
@@ -267,7 +234,7 @@ class _OperationCompiler:
             needed = [arg for arg, prop in bound if prop in req]
             if not body_required:  # an optional body, once sent, still needs its required fields
                 dependent.update({arg: others for arg, _ in bound if (others := [n for n in needed if n != arg])})
-            return BodyPlan(media_type=media, kind=kind, fields=tuple(bound), encoding=encoding,  # type: ignore[arg-type]
+            return BodyPlan(media_type=media, kind=kind, fields=tuple(bound), encoding=encoding,
                             binary_fields=frozenset(binary), required=body_required)
         argument = names.claim("body", "request")
         if kind == "binary":
@@ -283,7 +250,7 @@ class _OperationCompiler:
             required.append(argument)
             if kind in ("text", "binary"):
                 properties[argument]["minLength"] = 1
-        return BodyPlan(media_type=media, kind=kind, argument=argument, encoding=encoding,  # type: ignore[arg-type]
+        return BodyPlan(media_type=media, kind=kind, argument=argument, encoding=encoding,
                         required=body_required)
 
     # -- output -----------------------------------------------------------------------------------
@@ -366,8 +333,6 @@ class _OperationCompiler:
             plan=CallPlan(method=method.upper(), path=path, params=tuple(bindings), body=body,
                           base_url=base_url, idempotency_header=idempotency_header),
             operation=label,
-            operation_id=operation_id,
-            tags=tuple(operation_tags(op)),
         )
 
     def description(self, op: dict[str, Any], summary: str) -> str:
@@ -463,5 +428,4 @@ def compile_document(document: dict[str, Any], profile: Profile, registry: NameR
         skipped=tuple(skipped),
         operations=operations,
         default_base_url=server_url(document.get("servers")),
-        security_schemes=security_schemes(document),
     )

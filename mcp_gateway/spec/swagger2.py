@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_gateway.errors import DocumentError
+from mcp_gateway.openapi import METHODS, as_dict
 
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _REF_PREFIXES = {
     "#/definitions/": "#/components/schemas/",
     "#/parameters/": "#/components/parameters/",
@@ -43,10 +43,6 @@ def normalise(document: dict[str, Any], source: str) -> dict[str, Any]:
     if not isinstance(document.get("paths", {}), dict):
         raise DocumentError(source, "`paths` must be a mapping", "/paths")
     return document if openapi_3 else _Swagger2(document).convert()
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _strings(value: Any) -> list[str]:
@@ -104,9 +100,9 @@ class _Swagger2:
         self.doc = _fix_schema(_rewrite_refs(document))
         self.consumes = _strings(self.doc.get("consumes")) or ["application/json"]
         self.produces = _strings(self.doc.get("produces")) or ["application/json"]
-        self.global_params = {name: p for name, p in _dict(self.doc.get("parameters")).items()
+        self.global_params = {name: p for name, p in as_dict(self.doc.get("parameters")).items()
                               if _parameters([p])}
-        self.global_responses = _dict(self.doc.get("responses"))
+        self.global_responses = as_dict(self.doc.get("responses"))
 
     def convert(self) -> dict[str, Any]:
         doc = self.doc
@@ -129,12 +125,12 @@ class _Swagger2:
             components["responses"] = {
                 name: self.response(r, self.produces) for name, r in self.global_responses.items()
             }
-        schemes = self.security_schemes(_dict(doc.get("securityDefinitions")))
+        schemes = self.security_schemes(as_dict(doc.get("securityDefinitions")))
         if schemes:
             components["securitySchemes"] = schemes
         out["components"] = components
         out["paths"] = {path: self.path_item(item) if isinstance(item, dict) and not str(path).startswith("x-")
-                        else item for path, item in _dict(doc.get("paths")).items()}  # compile names the bad ones
+                        else item for path, item in as_dict(doc.get("paths")).items()}  # compile names the bad ones
         for key, value in doc.items():
             if isinstance(key, str) and key.startswith("x-"):
                 out[key] = value
@@ -164,7 +160,7 @@ class _Swagger2:
             elif kind == "oauth2":
                 flow = _OAUTH_FLOWS.get(d.get("flow") if isinstance(d.get("flow"), str) else "", "implicit")
                 body = {k: d[k] for k in ("authorizationUrl", "tokenUrl") if isinstance(d.get(k), str)}
-                body["scopes"] = _dict(d.get("scopes"))
+                body["scopes"] = as_dict(d.get("scopes"))
                 schemes[name] = {"type": "oauth2", "flows": {flow: body}}
         return schemes
 
@@ -218,7 +214,7 @@ class _Swagger2:
         out: dict[str, Any] = {}
         if "$ref" in item:
             out["$ref"] = item["$ref"]
-        for method in _METHODS:
+        for method in METHODS:
             if method in item:
                 op = item[method]
                 out[method] = self.operation(op, shared) if isinstance(op, dict) and "$ref" not in op else op
@@ -246,7 +242,7 @@ class _Swagger2:
                 out["requestBody"]["description"] = body["description"]
         elif form:
             out["requestBody"] = self.form_body(form, consumes)
-        out["responses"] = {str(code): self.response(r, produces) for code, r in _dict(op.get("responses")).items()}
+        out["responses"] = {str(code): self.response(r, produces) for code, r in as_dict(op.get("responses")).items()}
         return out
 
     def form_body(self, form: list[dict[str, Any]], consumes: list[str]) -> dict[str, Any]:

@@ -1,0 +1,178 @@
+"""Build time: targets -> profiles -> documents -> compiled tools with absolute base URLs, credentials and
+the secrets to mask, wired into a Gateway. Everything the runtime needs is decided here, once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from mcp_gateway.compile import Compilation, compile_document
+from mcp_gateway.compile.naming import NameRegistry
+from mcp_gateway.credentials import Credentials
+from mcp_gateway.errors import DocumentError, GatewayError
+from mcp_gateway.gateway import Api, Gateway
+from mcp_gateway.openapi import security_schemes
+from mcp_gateway.profile import Auth, Profile, env_values, expand_env, load_profile, looks_like_profile
+from mcp_gateway.redaction import Redactor
+from mcp_gateway.spec import read_document
+from mcp_gateway.spec.load import is_url
+from mcp_gateway.upstream import Upstream
+
+log = logging.getLogger("mcp_gateway")
+
+_SECRET_MIN_LENGTH = 8  # shorter values taken from the environment (a region, a version) are not masked
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Command-line settings for bare documents (and `--base-url` for a single profile)."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key_header: str | None = None
+    bearer_env: str | None = None
+    spec_timeout: float = 10.0
+
+
+def profile_for(target: str, options: TargetOptions, single: bool) -> tuple[Profile, bool]:
+    """A profile from a YAML profile file, or one made from the flags for a bare document; and which it was."""
+    if looks_like_profile(target):
+        profile = load_profile(target)
+        if options.base_url and single:
+            profile = profile.model_copy(update={"base_url": options.base_url})
+        return profile, True
+    auth = Auth()
+    if options.bearer_env:
+        auth = Auth(type="bearer", env=options.bearer_env)
+    elif options.api_key_env:
+        auth = Auth(type="api_key", env=options.api_key_env, name=options.api_key_header or "X-API-Key")
+    name = Path(target.split("?")[0]).stem.split(".")[0] or "api"
+    return Profile(name=name, spec=target, base_url=options.base_url, auth=auth), False
+
+
+def read_spec(profile: Profile, timeout: float) -> dict[str, Any]:
+    """The profile's document, or its fallback (with a warning) when the document cannot be had."""
+    try:
+        return read_document(profile.spec, timeout=timeout)
+    except DocumentError as exc:
+        if not profile.spec_fallback:
+            raise
+        log.warning("%s; using the bundled copy %s instead", exc, profile.spec_fallback)
+        return read_document(profile.spec_fallback, timeout=timeout)
+
+
+def refine_auth(profile: Profile, options: TargetOptions, document: dict[str, Any]) -> Profile:
+    """For a bare document with `--api-key-env` and no header name, use the document's own apiKey scheme."""
+    keys = [s for s in security_schemes(document).values() if isinstance(s, dict) and s.get("type") == "apiKey"]
+    if profile.auth.type != "api_key" or options.api_key_header or len(keys) != 1:
+        return profile
+    auth = profile.auth.model_copy(update={"in_": keys[0].get("in", "header"), "name": keys[0].get("name", "X-API-Key")})
+    return profile.model_copy(update={"auth": auth})
+
+
+def absolute_server(url: str, document_url: str | None, root: str | None) -> str | None:
+    """A server URL made absolute: relative ones against the document's own URL (OpenAPI's rule), else, for
+    a document read from a file, against the document's root server when that is absolute; else None."""
+    if url.startswith(("http://", "https://")):
+        return url
+    if document_url:
+        return urljoin(document_url, url or "/")
+    if root and root.startswith(("http://", "https://")):
+        return urljoin(root, url or "/")
+    return None
+
+
+def with_base_urls(profile: Profile, compilation: Compilation, strict: bool) -> Compilation:
+    """Every tool's plan with its final base URL: the profile's `base_url` when set, else the operation's,
+    path item's or document's server (OpenAPI 3's default server is `/`), made absolute.
+
+    When not `strict` (listing tools), a missing `${VAR}` in `base_url` is a warning and calls explain it.
+    """
+    document_url = profile.spec if is_url(profile.spec) else None
+    root = compilation.default_base_url or "/"
+    fixed: str | None = None
+    if profile.base_url:
+        try:
+            fixed = expand_env(profile.base_url, f"profile {profile.name} (base_url)")
+        except GatewayError as exc:
+            if strict:
+                raise
+            log.warning("%s", exc)
+    tools = tuple(
+        replace(tool, plan=replace(tool.plan, base_url=fixed or absolute_server(
+            tool.plan.base_url or root, document_url, compilation.default_base_url)))
+        for tool in compilation.tools)
+    if tools and any(tool.plan.base_url is None for tool in tools) and not profile.base_url:
+        log.warning("%s: the document gives no absolute server URL; pass --base-url URL (or set base_url in the "
+                    "profile) to make calls", profile.name)
+    return replace(compilation, tools=tools)
+
+
+def static_headers(profile: Profile, strict: bool) -> tuple[dict[str, str], list[str]]:
+    """The profile's headers with `${VAR}` expanded (empty ones are not sent), and the secrets among them:
+    every value taken from the environment, whole and as each variable's value."""
+    headers: dict[str, str] = {}
+    secrets: list[str] = []
+    for key, template in profile.headers.items():
+        try:
+            value = expand_env(template, f"profile {profile.name} (headers.{key})")
+        except GatewayError as exc:
+            if strict:
+                raise
+            log.warning("%s", exc)
+            continue
+        if value:
+            headers[key] = value
+        if value != template:
+            secrets.extend(v for v in [value, *env_values(template)] if len(v) >= _SECRET_MIN_LENGTH)
+    return headers, secrets
+
+
+def build_api(profile: Profile, document: dict[str, Any], registry: NameRegistry, client: httpx.AsyncClient,
+              strict: bool) -> Api:
+    """One API: compiled, every tool's base URL decided, credentials read, secrets known."""
+    registry.limit = profile.name_limit
+    compilation = with_base_urls(profile, compile_document(document, profile, registry), strict)
+    credentials = Credentials(profile.auth)
+    headers, header_secrets = static_headers(profile, strict)
+    redactor = Redactor([*credentials.secrets, *header_secrets])
+    upstream = Upstream(credentials, headers, redactor, profile.timeout, profile.max_response_bytes, client)
+    return Api(profile, compilation, upstream)
+
+
+def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 500,
+                  client: httpx.AsyncClient | None = None, strict: bool = True) -> Gateway:
+    """Load, compile and wire every target; a target that fails stops start-up with its reason."""
+    registry = NameRegistry(64)
+    shared = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
+    apis: list[Api] = []
+    for target in targets:
+        profile, from_file = profile_for(target, options, single=len(targets) == 1)
+        document = read_spec(profile, options.spec_timeout)
+        if not from_file:
+            profile = refine_auth(profile, options, document)
+        api = build_api(profile, document, registry, shared, strict)
+        compilation = api.compilation
+        log.info("%s: %d tools from %d operations (%d skipped)", profile.name, len(compilation.tools),
+                 compilation.operations, len(compilation.skipped))
+        apis.append(api)
+    return Gateway(apis, page_size)
+
+
+def rebuild_api(api: Api, taken: Iterable[str], timeout: float) -> Api | None:
+    """Re-read an API's live document and recompile it beside the `taken` tool names of the other APIs;
+    None when its tools did not change (blocking I/O: run it in a worker thread)."""
+    profile = api.profile
+    registry = NameRegistry(profile.name_limit)
+    registry.reserve(taken)
+    compilation = with_base_urls(profile, compile_document(read_document(profile.spec, timeout=timeout), profile,
+                                                           registry), strict=False)
+    if compilation.tools == api.compilation.tools:
+        return None
+    return Api(profile, compilation, api.upstream)

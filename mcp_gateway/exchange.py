@@ -1,0 +1,32 @@
+"""One HTTP exchange as plain data: the request a plan builds and the reply the upstream gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+
+@dataclass
+class RequestParts:
+    """Everything but auth and the base URL: those belong to the upstream."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: list[tuple[str, str]] = field(default_factory=list)
+    content: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the upstream answered, with the body read up to the cap (secrets already masked)."""
+
+    status: int
+    reason: str
+    headers: httpx.Headers
+    body: bytes
+    total_bytes: int  # what the upstream sent or announced; > len(body) when the body was cut
+    url: str
+    streamed: bool = False  # an event stream, handed over event by event; `body` is then empty

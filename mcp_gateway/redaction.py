@@ -1,0 +1,54 @@
+"""Secrets never shown: every credential and environment-filled header value, in each spelling an echo may use."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+MASK = "***"
+
+
+def _spellings(secret: str) -> set[str]:
+    """The secret as written, percent-encoded, and JSON-escaped (with `\\/` too, as PHP writes it)."""
+    escaped = json.dumps(secret)[1:-1]
+    return {secret, quote(secret, safe=""), escaped, escaped.replace("/", "\\/")}
+
+
+class Redactor:
+    """Knows the secrets of one API and masks them in text, bytes and decoded JSON values."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        spelled = {form for secret in secrets if secret for form in _spellings(secret)}
+        self._texts = sorted(spelled, key=len, reverse=True)  # longest first: a secret may contain another
+        self._bytes = [form.encode() for form in self._texts]
+
+    def __bool__(self) -> bool:
+        return bool(self._texts)
+
+    def text(self, message: str) -> str:
+        """The message with every known secret replaced by `***`."""
+        for secret in self._texts:
+            if secret in message:
+                message = message.replace(secret, MASK)
+        return message
+
+    def bytes(self, body: bytes) -> bytes:
+        """The body with every known secret replaced by `***` (before it is parsed or shown)."""
+        for secret in self._bytes:
+            if secret in body:
+                body = body.replace(secret, MASK.encode())
+        return body
+
+    def value(self, value: Any) -> Any:
+        """A decoded JSON value with every string masked: parsing undoes escapes the byte mask could not see."""
+        if not self._texts:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
