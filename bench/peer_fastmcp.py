@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
-from mcp import Client, StdioServerParameters
-
 import harness
+import httpx
 from harness import DOCUMENTS, Rates, Startup
+from mcp import Client, StdioServerParameters
 
 VERSION = "4.1.0"
 LABEL = f"FastMCP {VERSION}"
@@ -61,8 +60,9 @@ def params(python: Path, document: str, base_url: str) -> StdioServerParameters:
 async def measure_startups(python: Path, base_url: str, runs: int, stripe_runs: int,
                            timeout: float) -> list[Startup]:
     """Start-up on GitHub's and Stripe's documents: SDK-client runs as asked, and one raw run each."""
+    series = (("github", runs), ("stripe", stripe_runs))
     return [await harness.startup_series(Startup(LABEL, key), params(python, str(DOCUMENTS[key]), base_url), MARKER,
-                                         count, 1, timeout) for key, count in (("github", runs), ("stripe", stripe_runs))]
+                                         count, 1, timeout) for key, count in series]
 
 
 async def with_session(python: Path, base_url: str, timeout: float, use: harness.SessionHook) -> str | None:

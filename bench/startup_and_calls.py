@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
-from mcp import Client, StdioServerParameters
-
 import harness
+import httpx
 import peer_fastmcp
 from harness import DOCUMENTS, Rates, Startup, fmt, ratio
+from mcp import Client, StdioServerParameters
 
 SERVER = "mcp-gateway"
 MARKER = "mcp_gateway --log-level WARNING serve"
@@ -150,9 +149,10 @@ async def run(args: argparse.Namespace) -> int:
                                     peer_python, args.peer_timeout)
     harness.save("ours", {"startup": [harness.to_json(r) for r in ours], "rates": harness.to_json(rates)})
     if peer_python is not None:
+        kept = ("direct", PEER)
         peer_rates = Rates(peer_fastmcp.LABEL, rates.calls, rates.concurrency,
-                           {k.replace(PEER, "stdio"): v for k, v in rates.rounds.items() if k.startswith(("direct", PEER))},
-                           {k.replace(PEER, "stdio"): v for k, v in rates.cpu_ms.items() if k.startswith(("direct", PEER))})
+                           {k.replace(PEER, "stdio"): v for k, v in rates.rounds.items() if k.startswith(kept)},
+                           {k.replace(PEER, "stdio"): v for k, v in rates.cpu_ms.items() if k.startswith(kept)})
         peer_fastmcp.save(peer, peer_rates)
 
     rows = [("direct httpx.AsyncClient", rates, "direct"),

@@ -421,7 +421,7 @@ def merge(a: Any, b: Any) -> dict[str, Any]:
             if key == "allOf":
                 out[key] = out[key] + value
             else:
-                out["allOf"] = list(out.get("allOf") or []) + [{key: value}]
+                out["allOf"] = [*(out.get("allOf") or []), {key: value}]
     return out
 
 

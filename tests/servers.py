@@ -19,7 +19,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult, TextContent
 
-from tests.conftest import ROOT, server_env
+from tests.common import ROOT, server_env
 from tests.upstream import Recorded
 
 GATEWAY = [sys.executable, "-m", "mcp_gateway"]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import FIXTURES, TEST_KEY, server_env
+from tests.common import FIXTURES, TEST_KEY, server_env
 from tests.servers import cookies, run_cli, serve_stdio, text_of
 from tests.upstream import RecordingUpstream
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.conftest import FIXTURES
+from tests.common import FIXTURES
 from tests.servers import run_cli
 
 ECHO = str(FIXTURES / "echo.yaml")

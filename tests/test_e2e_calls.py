@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.common import FIXTURES
 from tests.servers import cookies, multipart_parts, serve_stdio, text_of, tool_named
 from tests.upstream import PNG_1PX
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import FIXTURES, TEST_KEY, stdio_client
+from tests.common import FIXTURES, TEST_KEY
+from tests.servers import serve_stdio
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_list_and_call_in_both_eras(upstream, era):
-    args = ["serve", str(FIXTURES / "echo.yaml"), "--base-url", upstream.url, "--api-key-env", "TEST_KEY"]
-    async with stdio_client(args, mode=era) as client:
-        listed = await client.list_tools()
+    args = [str(FIXTURES / "echo.yaml"), "--base-url", upstream.url, "--api-key-env", "TEST_KEY"]
+    async with serve_stdio(args, mode=era) as served:
+        listed = await served.client.list_tools()
         names = {tool.name for tool in listed.tools}
         assert {"getItem", "createItem", "postForm", "list_user_repos"} <= names
-        result = await client.call_tool("getItem", {"id": "a/../b?c#d", "verbose": True})
+        result = await served.client.call_tool("getItem", {"id": "a/../b?c#d", "verbose": True})
     assert not result.is_error, result.content
     sent = upstream.last
     assert sent.method == "GET"
@@ -26,10 +27,10 @@ async def test_list_and_call_in_both_eras(upstream, era):
 
 
 async def test_numbers_for_string_ids_and_strings_for_numbers_are_accepted(upstream):
-    args = ["serve", str(FIXTURES / "echo.yaml"), "--base-url", upstream.url, "--api-key-env", "TEST_KEY"]
-    async with stdio_client(args) as client:
-        by_number = await client.call_tool("getItem", {"id": 42, "verbose": "true"})
-        by_text = await client.call_tool("getStatus", {"code": "404"})
+    args = [str(FIXTURES / "echo.yaml"), "--base-url", upstream.url, "--api-key-env", "TEST_KEY"]
+    async with serve_stdio(args) as served:
+        by_number = await served.client.call_tool("getItem", {"id": 42, "verbose": "true"})
+        by_text = await served.client.call_tool("getStatus", {"code": "404"})
     assert not by_number.is_error, by_number.content
     assert upstream.requests[0].raw_path == "/items/42" and upstream.requests[0].query == [("verbose", "true")]
     assert by_text.is_error and upstream.requests[1].raw_path == "/status/404"

@@ -15,12 +15,21 @@ import httpx
 import pytest
 import yaml
 
-from mcp_gateway.gateway import TargetOptions, build_gateway
-from tests.conftest import SPECS, stdio_client
+from mcp_gateway.build import TargetOptions, build_gateway
+from tests.common import FIXTURES, SPECS, needs_shared_specs
 from tests.fidelity_check import DocumentModel, RawRequest, RequestChecker
 from tests.fidelity_gen import ArgumentGenerator
-from tests.fidelity_support import (KNOWN_PROXY_BUGS, CallRecord, Runner, ValidatingUpstream, argument_modes,
-                                    classify, known_bug, load_original, result_text)
+from tests.fidelity_support import (
+    CallRecord,
+    Runner,
+    ValidatingUpstream,
+    argument_modes,
+    classify,
+    known_bug,
+    load_original,
+    result_text,
+)
+from tests.servers import serve_stdio
 
 pytestmark = pytest.mark.anyio
 
@@ -44,6 +53,7 @@ def validating() -> Any:
     server.stop()
 
 
+@needs_shared_specs
 async def test_shared_sample_requests_fit_their_documents(validating: ValidatingUpstream) -> None:
     """10 documents from ../shared/specs, up to 25 operations each, plain and tricky arguments: rate 1.0."""
     paths = [str(SPECS / name) for name in SAMPLE]
@@ -219,7 +229,7 @@ async def _call(doc: str, validating: ValidatingUpstream, tool_name: str, argume
     checker = RequestChecker(DocumentModel(load_original(doc)))
     async with httpx.AsyncClient(trust_env=False) as client:
         gateway = build_gateway([doc], TargetOptions(base_url=validating.base_url("s1")), client=client)
-        tool = gateway.tools[tool_name][0]
+        tool = gateway.catalog.entries[tool_name][0]
         method, _, template = tool.operation.partition(" ")
         validating.expect("s1", checker, method, template)
         result = await gateway.call(tool_name, arguments)
@@ -328,24 +338,24 @@ def test_generator_is_seeded_and_fits_the_schema() -> None:
 
 
 async def test_stdio_server_requests_fit_the_document(validating: ValidatingUpstream, era: str) -> None:
-    doc = str(SPECS / "realworld" / "webscraping.ai.json")
+    """Every tool of a real document (trimmed), plain and tricky arguments, through the server over stdio."""
+    doc = str(FIXTURES / "webscraping_ai.yaml")
     checker = RequestChecker(DocumentModel(load_original(doc)))
     plans = build_gateway([doc], TargetOptions(base_url="http://127.0.0.1:9"))
-    args = ["serve", doc, "--base-url", validating.base_url("w1")]
     failures: list[str] = []
-    async with stdio_client(args, mode=era) as client:
-        listed = await client.list_tools()
+    async with serve_stdio([doc, "--base-url", validating.base_url("w1")], mode=era) as served:
+        listed = await served.client.list_tools()
         assert listed.tools
         rng = random.Random(11)
         for tool in sorted(listed.tools, key=lambda t: t.name):
-            compiled = plans.tools[tool.name][0]
+            compiled = plans.catalog.entries[tool.name][0]
             for tricky in (False, True):
                 arguments, reason = ArgumentGenerator(tool.input_schema, argument_modes(compiled),
                                                       random.Random(rng.random()), tricky, 0.7).arguments()
                 assert arguments is not None, reason
                 method, _, template = compiled.operation.partition(" ")
                 validating.expect("w1", checker, method, template)
-                result = await client.call_tool(tool.name, arguments)
+                result = await served.client.call_tool(tool.name, arguments)
                 exchanges = validating.take("w1")
                 if len(exchanges) != 1:
                     failures.append(f"{tool.name}: {len(exchanges)} requests; {result_text(result)[:200]}")

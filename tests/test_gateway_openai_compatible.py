@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+
 import pytest
 
-from tests.conftest import ROOT
+from tests.common import ROOT
 from tests.gateways.harness import TOOL_SPECS, data, offline_env, serve_profile, standin_fixture
 from tests.gateways.openai_compat import lumen
 

@@ -5,78 +5,16 @@ from __future__ import annotations
 import pytest
 
 from mcp_gateway.compile import compile_document
-from tests.strict_client import tools_problems
 from mcp_gateway.errors import DocumentError
 from mcp_gateway.profile import Profile
 from mcp_gateway.spec import normalise
-
-SWAGGER = {
-    "swagger": "2.0",
-    "info": {"title": "Pets", "version": "1"},
-    "host": "api.example.com",
-    "basePath": "/v2",
-    "schemes": ["http", "https"],
-    "consumes": ["application/json"],
-    "produces": ["application/json", "application/xml"],
-    "securityDefinitions": {
-        "key": {"type": "apiKey", "in": "header", "name": "X-Key"},
-        "basic": {"type": "basic"},
-        "oauth": {"type": "oauth2", "flow": "accessCode", "authorizationUrl": "https://a", "tokenUrl": "https://t",
-                  "scopes": {"read": "read"}},
-    },
-    "security": [{"key": []}],
-    "parameters": {
-        "limit": {"name": "limit", "in": "query", "type": "integer", "maximum": 100},
-        "petBody": {"name": "pet", "in": "body", "required": True, "schema": {"$ref": "#/definitions/Pet"}},
-    },
-    "definitions": {
-        "Pet": {"type": "object", "required": ["name"],
-                "properties": {"name": {"type": "string"}, "tag": {"type": "string", "x-nullable": True},
-                               "owner": {"$ref": "#/definitions/Pet"}}},
-    },
-    "paths": {
-        "/pets": {
-            "parameters": [{"$ref": "#/parameters/limit"}],
-            "get": {
-                "operationId": "listPets",
-                "parameters": [{"name": "tags", "in": "query", "type": "array", "items": {"type": "string"},
-                                "collectionFormat": "multi"},
-                               {"name": "ids", "in": "query", "type": "array", "items": {"type": "integer"},
-                                "collectionFormat": "pipes"}],
-                "responses": {"200": {"description": "ok",
-                                      "schema": {"type": "object", "properties": {"items": {
-                                          "type": "array", "items": {"$ref": "#/definitions/Pet"}}}}}},
-            },
-            "post": {"operationId": "addPet", "parameters": [{"$ref": "#/parameters/petBody"}],
-                     "responses": {"201": {"description": "made", "schema": {"$ref": "#/definitions/Pet"}}}},
-        },
-        "/pets/{id}/photo": {
-            "post": {
-                "operationId": "uploadPhoto",
-                "consumes": ["multipart/form-data"],
-                "parameters": [{"name": "id", "in": "path", "required": True, "type": "string"},
-                               {"name": "file", "in": "formData", "type": "file", "required": True},
-                               {"name": "caption", "in": "formData", "type": "string"}],
-                "responses": {"200": {"description": "ok"}},
-            },
-        },
-        "/pets/{id}/rename": {
-            "post": {
-                "operationId": "renamePet",
-                "consumes": ["application/x-www-form-urlencoded"],
-                "parameters": [{"name": "id", "in": "path", "required": True, "type": "string"},
-                               {"name": "names", "in": "formData", "type": "array", "items": {"type": "string"},
-                                "collectionFormat": "csv", "required": True}],
-                "responses": {"204": {"description": "done"}},
-            },
-        },
-    },
-}
+from tests.common import fixture_document
+from tests.strict_client import tools_problems
 
 
 @pytest.fixture(scope="module")
 def converted() -> dict:
-    return normalise(SWAGGER, "pets.json")
+    return normalise(fixture_document("swagger2_pets.yaml"), "pets.json")
 
 
 def test_servers_and_components(converted):
@@ -139,5 +77,5 @@ def test_converted_document_compiles_to_valid_tools(converted):
 
 @pytest.mark.parametrize("document", [{"info": {}}, {"swagger": "1.2"}, {"openapi": "4.0"}])
 def test_other_documents_are_refused_by_name(document):
-    with pytest.raises(DocumentError, match="doc.json.*not an OpenAPI 3.x or Swagger 2.0"):
+    with pytest.raises(DocumentError, match=r"doc\.json.*not an OpenAPI 3\.x or Swagger 2\.0"):
         normalise(document, "doc.json")

@@ -6,8 +6,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from tests.common import positions, replaced
 from tests.strict_client import ToolChecker, tools_problems
-from tests.test_compile_robust import positions, replaced
 
 SCHEMAS = [
     {"type": "object", "properties": {"a": {"type": "string", "description": "x"}}},

@@ -20,7 +20,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult, TextContent
 
-from tests.conftest import ROOT, server_env
+from tests.common import ROOT, server_env
 from tests.gateways.standin import StandIn
 from tests.servers import free_port
 

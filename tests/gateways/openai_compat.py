@@ -19,7 +19,13 @@ from collections import Counter
 from typing import Any
 
 from tests.gateways.standin import (
-    Reply, StandIn, bearer_token, json_reply, sse_data, sse_event, sse_reply,
+    Reply,
+    StandIn,
+    bearer_token,
+    json_reply,
+    sse_data,
+    sse_event,
+    sse_reply,
 )
 from tests.upstream import Recorded
 
@@ -160,7 +166,7 @@ class OpenAICompatible(StandIn):
         usage = {"prompt_tokens": sum(_words(m.get("content")) for m in body["messages"]),
                  "completion_tokens": _words(text or "") or 1}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        completion_id = "chatcmpl-" + hashlib.sha1(request.body).hexdigest()[:12]
+        completion_id = "chatcmpl-" + hashlib.sha1(request.body, usedforsecurity=False).hexdigest()[:12]
         tool_call = None
         if call:
             tool_call = {"id": "call_" + completion_id[-8:], "type": "function",
@@ -227,7 +233,7 @@ class OpenAICompatible(StandIn):
         if refusal:
             return refusal
         text, call = decide(body["messages"], body.get("tools"), body.get("tool_choice"))
-        message_id = "msg_" + hashlib.sha1(request.body).hexdigest()[:16]
+        message_id = "msg_" + hashlib.sha1(request.body, usedforsecurity=False).hexdigest()[:16]
         usage = {"input_tokens": sum(_words(m.get("content")) for m in body["messages"]) + _words(body.get("system")),
                  "output_tokens": _words(text or "") or 1}
         blocks: list[dict[str, Any]] = []
