@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## serve the bundled demo API and make a real tool call through an MCP client
 	$(BIN)/mcp-gateway demo
 
-test: $(STAMP)  ## the whole test suite
+test: $(STAMP)  ## lint, types (mypy --strict over mcp_gateway/), then the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 check-specs: $(STAMP)  ## mcp-gateway check over every document in ../shared/specs

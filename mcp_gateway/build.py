@@ -72,7 +72,8 @@ def refine_auth(profile: Profile, options: TargetOptions, document: dict[str, An
     keys = [s for s in security_schemes(document).values() if isinstance(s, dict) and s.get("type") == "apiKey"]
     if profile.auth.type != "api_key" or options.api_key_header or len(keys) != 1:
         return profile
-    auth = profile.auth.model_copy(update={"in_": keys[0].get("in", "header"), "name": keys[0].get("name", "X-API-Key")})
+    scheme = keys[0]
+    auth = profile.auth.model_copy(update={"in_": scheme.get("in", "header"), "name": scheme.get("name", "X-API-Key")})
     return profile.model_copy(update={"auth": auth})
 
 

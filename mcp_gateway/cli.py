@@ -12,9 +12,9 @@ from typing import Any
 import anyio
 
 from mcp_gateway import __version__
+from mcp_gateway.build import TargetOptions, build_gateway
 from mcp_gateway.compile import compile_document
 from mcp_gateway.errors import GatewayError
-from mcp_gateway.build import TargetOptions, build_gateway
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.profile import Profile
 
@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     tools = commands.add_parser("tools", help="print the tools that serve would expose")
     tools.add_argument("targets", nargs="+", metavar="TARGET")
-    tools.add_argument("--json", action="store_true", help="the JSON array of MCP Tool objects, as tools/list sends them")
+    tools.add_argument("--json", action="store_true",
+                       help="the JSON array of MCP Tool objects, as tools/list sends them")
     _target_flags(tools)
 
     call = commands.add_parser("call", help="make one tool call and print the result")

@@ -53,7 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(401, {"error": {"message": "missing or wrong X-API-Key", "type": "auth"}})
         return False
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if not self._authorised():
             return
         path, _, query = self.path.partition("?")
@@ -71,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, {"error": {"message": f"no pet with id {pet_id}", "type": "not_found"}})
         return self._send(200, pet)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if not self._authorised():
             return
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -80,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.pets[pet["id"]] = pet
         self._send(201, pet)
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         if not self._authorised():
             return
         pet_id = self.path.rsplit("/", 1)[-1]
@@ -91,22 +91,24 @@ class _Handler(BaseHTTPRequestHandler):
 
 async def _drive(url: str, api_key: str) -> int:
     from mcp import Client, StdioServerParameters
+    from mcp_types import TextContent
 
     env = {**os.environ, "DEMO_API_KEY": api_key, "DEMO_BASE_URL": url}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_gateway", "--log-level", "WARNING", "serve", str(PROFILE)], env=env)
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_gateway", "--log-level", "WARNING", "serve", str(PROFILE)], env=env)
     async with Client(params, read_timeout_seconds=30) as client:
         tools = (await client.list_tools()).tools
         print(f"tools/list: {len(tools)} tools from {PROFILE.name}")
         for tool in tools:
-            print(f"  {tool.name:<12} {tool.description.splitlines()[0]}")
-        calls = [("create_pet", {"name": "Rex", "species": "dog", "age": 2}),
+            print(f"  {tool.name:<12} {(tool.description or '').splitlines()[0]}")
+        calls: list[tuple[str, dict[str, Any]]] = [("create_pet", {"name": "Rex", "species": "dog", "age": 2}),
                  ("list_pets", {"limit": 10}),
                  ("get_pet", {"petId": 99}),
                  ("create_pet", {"name": "Tweety", "species": "dragon"})]
         for name, arguments in calls:
             result = await client.call_tool(name, arguments)
             status = "isError" if result.is_error else "ok"
-            text = result.content[0].text if result.content else ""
+            text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
             print(f"\ntools/call {name} {json.dumps(arguments)} -> {status}\n  {text}")
     return 0
 

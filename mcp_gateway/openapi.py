@@ -20,6 +20,11 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def as_text(value: Any) -> str:
+    """The value stripped when it is a string, else empty (a `summary: 3` is no summary)."""
+    return value.strip() if isinstance(value, str) else ""
+
+
 def server_url(servers: Any) -> str | None:
     """The first server's URL with its variables at their defaults (relative URLs stay relative)."""
     first = as_list(servers)[:1]

@@ -36,10 +36,9 @@ class Upstream:
         if cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies)
         path = parts.path if parts.path.startswith("/") else "/" + parts.path  # never a way off the base URL's host
-        return self.client.build_request(
-            parts.method, base_url.rstrip("/") + path, params=parts.query + self.credentials.query or None,
-            headers=headers, content=parts.content, timeout=self.timeout,
-        )
+        query: list[tuple[str, str | int | float | bool | None]] = [*parts.query, *self.credentials.query]
+        return self.client.build_request(parts.method, base_url.rstrip("/") + path, params=query or None,
+                                         headers=headers, content=parts.content, timeout=self.timeout)
 
     async def send(self, parts: RequestParts, base_url: str, on_event: EventHandler | None = None) -> Reply:
         """Send one request to `base_url` and read at most `max_response_bytes` of the answer, secrets masked.

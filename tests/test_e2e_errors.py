@@ -6,9 +6,10 @@ import base64
 import json
 
 import pytest
-from mcp_types import EmbeddedResource, ImageContent, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, EmbeddedResource, ImageContent, TextContent
 
-from tests.conftest import FIXTURES, server_env
+from tests.common import FIXTURES, server_env
 from tests.servers import free_port, serve_stdio, text_of
 from tests.upstream import PNG_1PX
 
@@ -23,13 +24,22 @@ async def test_bad_arguments_name_the_argument_and_send_nothing(upstream, era):
         wrong_type = await served.client.call_tool("getItem", {"id": "x", "verbose": "yes"})
         missing = await served.client.call_tool("getItem", {"verbose": True})
         extra = await served.client.call_tool("createItem", {"name": "n", "id": 5})
-        unknown = await served.client.call_tool("noSuchTool", {})
     assert wrong_type.is_error and "`verbose`" in text_of(wrong_type)
     assert missing.is_error and "'id'" in text_of(missing)
     assert extra.is_error and "'id'" in text_of(extra)  # readOnly `id` is not an input
     assert all("Nothing was sent upstream" in text_of(r) for r in (wrong_type, missing, extra))
-    assert unknown.is_error and "noSuchTool" in text_of(unknown) and "tools/list" in text_of(unknown)
     assert upstream.requests == []
+
+
+async def test_an_unknown_tool_is_a_protocol_error_naming_the_closest_tools(upstream, era):
+    async with serve_stdio([ECHO, "--base-url", upstream.url], mode=era) as served:
+        with pytest.raises(MCPError) as unknown:
+            await served.client.call_tool("getitem", {"id": "x"})
+        still_serving = await served.client.call_tool("getItem", {"id": "x"})
+    assert unknown.value.code == INVALID_PARAMS
+    assert "'getitem'" in unknown.value.message and "getItem" in unknown.value.message
+    assert "tools/list" in unknown.value.message
+    assert not still_serving.is_error and len(upstream.requests) == 1
 
 
 async def test_upstream_errors_carry_status_and_message(upstream, era):

@@ -9,7 +9,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from tests.conftest import FIXTURES, TEST_KEY
+from tests.common import FIXTURES, TEST_KEY
 from tests.servers import serve_http, serve_stdio, text_of
 
 pytestmark = pytest.mark.anyio
@@ -49,6 +49,17 @@ async def test_http_in_both_eras_with_pages(upstream):
         first, second = upstream.requests
         assert first.raw_path == second.raw_path == "/items/a%2Fb"
         assert first.headers["x-api-key"] == TEST_KEY
+
+
+async def test_an_unknown_tool_over_http_is_a_protocol_error(upstream):
+    async with serve_http([ECHO, "--base-url", upstream.url]) as url:
+        for mode in ERAS:
+            async with Client(url, mode=mode) as client:
+                with pytest.raises(MCPError) as unknown:
+                    await client.call_tool("get_item", {"id": "x"})
+            assert unknown.value.code == INVALID_PARAMS
+            assert "'get_item'" in unknown.value.message and "getItem" in unknown.value.message
+    assert upstream.requests == []
 
 
 async def test_the_mcp_clients_own_headers_never_go_upstream(upstream):

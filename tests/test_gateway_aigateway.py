@@ -74,7 +74,8 @@ async def test_models_chat_job_and_usage(aigateway, tmp_path):
         assert aigateway.last.json() == {"prompt": "a teapot"} and model_3d["status"] == "queued"
         assert uuid.UUID(aigateway.last.headers["idempotency-key"]).version == 4
 
-        vectors = data(await served.call("aigateway_create_embeddings", {"model": "openai/text-embedding-3-small", "input": ["a", "b"]}))
+        vectors = data(await served.call("aigateway_create_embeddings",
+                                         {"model": "openai/text-embedding-3-small", "input": ["a", "b"]}))
         assert len(vectors["data"]) == 2
         assert aigateway.last.raw_path == "/v1/embeddings"
         assert aigateway.last.json() == {"model": "openai/text-embedding-3-small", "input": ["a", "b"]}

@@ -29,7 +29,7 @@ def shorten(name: str, limit: int) -> str:
     """Cut a name to `limit` characters, keeping it unique with a short hash of the whole name."""
     if len(name) <= limit:
         return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
     return f"{name[: max(1, limit - 9)].rstrip('_-')}_{digest}"
 
 

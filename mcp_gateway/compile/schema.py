@@ -21,7 +21,6 @@ from typing import Any
 
 from mcp_gateway.compile.refs import deref, lookup, pointer_parts
 
-
 _TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
 _NUMBER_KEYS = ("minimum", "maximum", "multipleOf")
 _COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
@@ -238,16 +237,16 @@ class SchemaConverter:
             return {}
         ref = node.get("$ref")
         if isinstance(ref, str):
-            key = (ref, depth)
-            if key not in self._shapes:
-                self._shapes[key] = {}  # a cycle within the depth budget ends here
+            shape_key = (ref, depth)
+            if shape_key not in self._shapes:
+                self._shapes[shape_key] = {}  # a cycle within the depth budget ends here
                 try:
                     target = lookup(self.document, ref)
-                    self._shapes[key] = self.shape(target, depth - 1) if depth > 0 else _words_only(target)
+                    self._shapes[shape_key] = self.shape(target, depth - 1) if depth > 0 else _words_only(target)
                 except BaseException:
-                    del self._shapes[key]
+                    del self._shapes[shape_key]
                     raise
-            return self._shapes[key]
+            return self._shapes[shape_key]
         out: dict[str, Any] = {}
         for key in _SHAPE_TEXT_KEYS:
             if isinstance(node.get(key), str):

@@ -13,7 +13,7 @@ from mcp_gateway.compile.refs import deref
 from mcp_gateway.compile.schema import SchemaConverter
 from mcp_gateway.errors import OperationSkipped
 from mcp_gateway.media import BodyKind, body_kind
-from mcp_gateway.openapi import METHODS, as_dict, as_list, server_url
+from mcp_gateway.openapi import METHODS, as_dict, as_list, as_text, server_url
 from mcp_gateway.plan import BodyPlan, CallPlan, CompiledTool, FieldEncoding, ParamBinding, Skipped
 from mcp_gateway.profile import Override, Profile
 
@@ -292,7 +292,8 @@ class _OperationCompiler:
                 required.append(argument)
                 schema = _non_empty(schema, location)  # an empty value would drop the parameter or change the path
             properties[argument] = schema
-            style = param.get("style") if isinstance(param.get("style"), str) else _DEFAULT_STYLE[location]
+            style = param.get("style")
+            style = style if isinstance(style, str) else _DEFAULT_STYLE[location]
             explode = param["explode"] if isinstance(param.get("explode"), bool) else style == "form"
             bindings.append(ParamBinding(argument, param["name"], location, style, explode, as_json))
             if location == "header" and param["name"].lower() == "idempotency-key":
@@ -316,7 +317,7 @@ class _OperationCompiler:
         candidates = iter([chosen]) if chosen else _names(clean(operation_id or ""), method, path)
         if self.profile.tool_prefix:
             candidates = (f"{self.profile.tool_prefix}_{name}" for name in candidates)
-        summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
+        summary = as_text(op.get("summary"))
         annotations = dict(_ANNOTATIONS.get(method.upper(), {"readOnlyHint": False}))
         annotations["openWorldHint"] = True
         if override:
@@ -324,7 +325,8 @@ class _OperationCompiler:
         description = override.description if override and override.description else self.description(op, summary)
         output_schema = self.output_schema(op)
         return CompiledTool(
-            name=registry.claim(next(candidates), candidates),  # last: an operation that fails above must not hold a name
+            # claimed last: an operation that fails above must not hold a name
+            name=registry.claim(next(candidates), candidates),
             title=(override.title if override and override.title else summary[:120] or None),
             description=f"{description}\n\n{label}".strip(),
             input_schema=input_schema,
@@ -336,7 +338,7 @@ class _OperationCompiler:
         )
 
     def description(self, op: dict[str, Any], summary: str) -> str:
-        text = op.get("description").strip() if isinstance(op.get("description"), str) else ""
+        text = as_text(op.get("description"))
         parts = [summary] if summary else []
         if text and text != summary:
             parts.append(text)

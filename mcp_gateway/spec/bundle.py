@@ -92,6 +92,6 @@ def bundle_external_refs(document: dict[str, Any], base: str, timeout: float = 1
     if not _has_external_ref(document):
         return document
     bundler = _Bundler(timeout)
-    result = bundler.walk(document, base, None)
+    result: dict[str, Any] = bundler.walk(document, base, None)
     result[BUNDLE_KEY] = bundler.bundled
     return result

@@ -16,17 +16,16 @@ from mcp_gateway.errors import DocumentError
 
 log = logging.getLogger("mcp_gateway")
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _document_loader() -> type[yaml.SafeLoader]:
+    """The safe YAML loader (libyaml's when present) that keeps dates as strings, so every value stays
+    JSON-serialisable."""
+    base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    resolvers = {first: [(tag, regexp) for tag, regexp in entries if tag != "tag:yaml.org,2002:timestamp"]
+                 for first, entries in base.yaml_implicit_resolvers.items()}
+    return type("_DocumentLoader", (base,), {"yaml_implicit_resolvers": resolvers})
 
 
-class _DocumentLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe YAML loader that keeps dates as strings, so every value stays JSON-serialisable."""
-
-
-_DocumentLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
+_DocumentLoader = _document_loader()
 
 
 def is_url(source: str) -> bool:

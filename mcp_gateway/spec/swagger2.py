@@ -158,7 +158,8 @@ class _Swagger2:
                 where = d.get("in") if d.get("in") in ("header", "query") else "header"
                 schemes[name] = {"type": "apiKey", "in": where, "name": d["name"]}
             elif kind == "oauth2":
-                flow = _OAUTH_FLOWS.get(d.get("flow") if isinstance(d.get("flow"), str) else "", "implicit")
+                flow_name = d.get("flow")
+                flow = _OAUTH_FLOWS.get(flow_name, "implicit") if isinstance(flow_name, str) else "implicit"
                 body = {k: d[k] for k in ("authorizationUrl", "tokenUrl") if isinstance(d.get(k), str)}
                 body["scopes"] = as_dict(d.get("scopes"))
                 schemes[name] = {"type": "oauth2", "flows": {flow: body}}
@@ -173,7 +174,8 @@ class _Swagger2:
     def parameter(self, p: dict[str, Any]) -> dict[str, Any]:
         if "$ref" in p:
             return p
-        out = {k: p[k] for k in ("name", "in", "description", "required", "deprecated", "allowEmptyValue") if k in p}
+        out: dict[str, Any] = {
+            k: p[k] for k in ("name", "in", "description", "required", "deprecated", "allowEmptyValue") if k in p}
         schema = {k: p[k] for k in _SCHEMA_KEYS if k in p}
         if isinstance(schema.get("items"), dict):
             schema["items"] = self.items(schema["items"])
@@ -250,10 +252,10 @@ class _Swagger2:
         required: list[str] = []
         encoding: dict[str, Any] = {}
         for p in form:
-            schema = {k: p[k] for k in _SCHEMA_KEYS if k in p}
+            field = {k: p[k] for k in _SCHEMA_KEYS if k in p}
             if p.get("description"):
-                schema["description"] = p["description"]
-            properties[p["name"]] = schema
+                field["description"] = p["description"]
+            properties[p["name"]] = field
             if p.get("required") is True:
                 required.append(p["name"])
             collection = _collection(p)
