@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from mcp_gateway.compile import compile_document
-from tests.strict_client import tools_problems
 from mcp_gateway.errors import DocumentError
 from mcp_gateway.profile import Profile
 from mcp_gateway.spec import read_document
 from mcp_gateway.spec.bundle import BUNDLE_KEY
+from tests.strict_client import tools_problems
 
 ROOT_YAML = """\
 openapi: 3.0.3
