@@ -30,3 +30,4 @@ class Reply:
     total_bytes: int  # what the upstream sent or announced; > len(body) when the body was cut
     url: str
     streamed: bool = False  # an event stream, handed over event by event; `body` is then empty
+    size_known: bool = True  # False: cut with no Content-Length, so the whole size is only "more than" the cut

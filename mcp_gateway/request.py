@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from mcp_gateway.exchange import RequestParts
 from mcp_gateway.jsontext import json_text
-from mcp_gateway.media import is_json
+from mcp_gateway.media import charset, is_json
 from mcp_gateway.plan import BodyPlan, CallPlan, FieldEncoding, ParamBinding
 
 
@@ -68,15 +68,18 @@ def deep_object(name: str, value: Any) -> list[tuple[str, str]]:
     return [(name, text(value))]
 
 
+_DELIMITERS = {"spaceDelimited": " ", "pipeDelimited": "|"}
+
+
 def styled_pairs(name: str, value: Any, style: str, explode: bool) -> list[tuple[str, str]]:
     """Query, cookie and form-field serialisation by OpenAPI style."""
     if style == "deepObject":
         return deep_object(name, value)
+    delimiter = _DELIMITERS.get(style)
+    if delimiter and not explode and isinstance(value, list | dict):
+        items = value if isinstance(value, list) else [item for pair in _pairs(value) for item in pair]
+        return [(name, delimiter.join(text(v) for v in items))]
     if isinstance(value, list):
-        if style == "spaceDelimited" and not explode:
-            return [(name, " ".join(text(v) for v in value))]
-        if style == "pipeDelimited" and not explode:
-            return [(name, "|".join(text(v) for v in value))]
         if explode:
             return [(name, text(v)) for v in value]
         return [(name, _flat(value, False))]
@@ -113,7 +116,8 @@ def _path_value(binding: ParamBinding, value: Any) -> str:
             return "".join(f";{binding.name}={v}" for v in encoded)
         if binding.explode and isinstance(value, dict):
             return "".join(f";{pair}" for pair in encoded)
-        return f";{binding.name}={','.join(encoded)}"
+        joined = ",".join(encoded)
+        return f";{binding.name}={joined}" if joined else f";{binding.name}"  # RFC 6570: `;empty`, no `=`
     return ",".join(encoded)
 
 
@@ -126,8 +130,8 @@ def _cookie_safe(value: Any) -> Any:
     """Each scalar of a cookie value as cookie-octets; lists and objects keep their shape."""
     if isinstance(value, list):
         return [_cookie_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {_cookie_safe(k): _cookie_safe(v) for k, v in value.items()}
+    if isinstance(value, dict):  # an exploded object's keys are cookie names: a token, so no `=` either
+        return {quote(text(k), safe=_COOKIE_SAFE.replace("=", "")): _cookie_safe(v) for k, v in value.items()}
     return None if value is None else quote(text(value), safe=_COOKIE_SAFE)
 
 
@@ -222,6 +226,15 @@ def _multipart(value: Any, body: BodyPlan, boundary: str) -> bytes:
     return b"".join(chunks)
 
 
+def _encoded_text(value: str, media: str) -> bytes:
+    """Text in the charset its media type declares; UTF-8 when it declares none, an unknown one, or one
+    that cannot write every character."""
+    try:
+        return value.encode(charset(media) or "utf-8")
+    except (LookupError, UnicodeEncodeError):
+        return value.encode()
+
+
 def _place_body(parts: RequestParts, body: BodyPlan, value: Any) -> None:
     media = body.media_type
     if body.kind == "json":
@@ -236,7 +249,7 @@ def _place_body(parts: RequestParts, body: BodyPlan, value: Any) -> None:
         parts.content = _multipart(value, body, boundary)
         parts.headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
     elif body.kind == "text":
-        parts.content = text(value).encode()
+        parts.content = _encoded_text(text(value), media)
         parts.headers["Content-Type"] = media
     else:
         parts.content = decode_bytes(value)

@@ -32,8 +32,14 @@ def _decode_text(reply: Reply) -> str:
         return reply.body.decode("utf-8", errors="replace")
 
 
+def _cut(text: str, max_bytes: int) -> str:
+    """At most `max_bytes` of UTF-8, never half a character."""
+    return text.encode()[:max_bytes].decode(errors="ignore")
+
+
 def _truncated_note(reply: Reply, shown: int) -> str:
-    total = f"{reply.total_bytes:,}" if reply.total_bytes > shown else f"more than {shown:,}"
+    exact = reply.size_known and reply.total_bytes > shown
+    total = f"{reply.total_bytes:,}" if exact else f"more than {shown:,}"
     return (f"\n\n[truncated: the response was {total} bytes and only the first {shown:,} are shown; "
             "ask for less, e.g. with paging or filter arguments]")
 
@@ -76,8 +82,11 @@ def render_error(tool: CompiledTool, reply: Reply, auth_env: list[str]) -> types
         limits = [f"{h}: {reply.headers[h]}" for h in _RATE_HEADERS if h in reply.headers]
         if limits:
             lines.append("Rate limit: " + "; ".join(limits))
-        wait = reply.headers.get("retry-after")
-        lines.append(f"Wait {wait}s before trying again." if wait else "Wait a little before trying again.")
+        wait = reply.headers.get("retry-after", "").strip()
+        if wait.isdigit():
+            lines.append(f"Wait {wait}s before trying again.")
+        else:  # RFC 9110: a number of seconds or an HTTP-date
+            lines.append(f"Try again after {wait}." if wait else "Wait a little before trying again.")
     return error_result("\n".join(lines))
 
 
@@ -102,7 +111,7 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
         resource = types.BlobResourceContents(uri=reply.url, mime_type=media or "application/octet-stream",
                                               blob=base64.b64encode(body).decode())
         return _with_structure(tool, types.EmbeddedResource(type="resource", resource=resource))
-    raw = _decode_text(reply)[:max_bytes] if cut else _decode_text(reply)  # the declared charset, else UTF-8
+    raw = _cut(_decode_text(reply), max_bytes) if cut else _decode_text(reply)  # the declared charset, else UTF-8
     if not cut and (is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
         try:
             data = json.loads(raw)
@@ -114,7 +123,7 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
                 structured = data if isinstance(data, dict) else {"result": data} if tool.output_schema else None
                 return types.CallToolResult(content=[types.TextContent(type="text", text=compact)],
                                             structured_content=structured)
-            raw = compact[:max_bytes]
+            raw = _cut(compact, max_bytes)
             cut = True
     text = raw + (_truncated_note(reply, len(body)) if cut else "")
     return _with_structure(tool, types.TextContent(type="text", text=text))

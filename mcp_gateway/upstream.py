@@ -31,7 +31,7 @@ class Upstream:
         self.client = client
 
     def _request(self, parts: RequestParts, base_url: str) -> httpx.Request:
-        headers = {**self.static_headers, **parts.headers, **self.credentials.headers}
+        headers = _merged(self.static_headers, parts.headers, self.credentials.headers)
         cookies = parts.cookies + self.credentials.cookies
         if cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies)
@@ -70,7 +70,7 @@ class Upstream:
                 total = await _read_events(response, on_event, self.redactor)
                 return Reply(response.status_code, response.reason_phrase, response.headers, b"", total, url,
                              streamed=True)
-            body, total = await self._read_capped(response)
+            body, total, size_known = await self._read_capped(response)
         except httpx.TimeoutException:
             raise UpstreamError(f"{target} timed out while reading the answer") from None
         except httpx.HTTPError as exc:
@@ -79,10 +79,11 @@ class Upstream:
             await response.aclose()
         masked = self.redactor.bytes(body)  # whatever the media type: a key inside a blob is still a key
         return Reply(response.status_code, response.reason_phrase, response.headers, masked,
-                     total - len(body) + len(masked), url)
+                     total - len(body) + len(masked), url, size_known=size_known)
 
-    async def _read_capped(self, response: httpx.Response) -> tuple[bytes, int]:
-        """The first `max_response_bytes` + 1 bytes, and how many the upstream sent or announced."""
+    async def _read_capped(self, response: httpx.Response) -> tuple[bytes, int, bool]:
+        """The first `max_response_bytes` + 1 bytes, how many the upstream sent or announced, and whether
+        that is the whole size (not when the read stopped early with no Content-Length)."""
         body = bytearray()
         total = 0
         async for chunk in response.aiter_bytes():
@@ -92,9 +93,10 @@ class Upstream:
                 body += chunk[:room]
             if len(body) > self.max_response_bytes:
                 announced = response.headers.get("content-length", "")
-                total = max(total, int(announced)) if announced.isdigit() else total
-                break  # stop reading: the rest would be thrown away
-        return bytes(body), total
+                if announced.isdigit():
+                    return bytes(body), max(total, int(announced)), True
+                return bytes(body), total, False  # stop reading: the rest would be thrown away
+        return bytes(body), total, True
 
     async def _follow(self, request: httpx.Request) -> httpx.Response:
         """Send, following redirects by hand: auth, profile headers and cookies go to the first origin only."""
@@ -104,6 +106,8 @@ class Upstream:
                 return response
             await response.aclose()
             response = await self.client.send(self._redirected(response), stream=True, follow_redirects=False)
+        if not response.has_redirect_location:
+            return response
         await response.aclose()
         raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=response.request)
 
@@ -124,6 +128,15 @@ class Upstream:
                 headers.pop(name, None)
         content = previous.content if method == previous.method and previous.content else None
         return self.client.build_request(method, url, headers=headers, content=content, timeout=self.timeout)
+
+
+def _merged(*layers: dict[str, str]) -> dict[str, str]:
+    """Headers from each layer in turn, a later one replacing an earlier one of the same name in any case
+    (one field line per name, RFC 9110 5.3)."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        merged.update((name.lower(), (name, value)) for name, value in layer.items())
+    return dict(merged.values())
 
 
 def _same_origin(first: httpx.URL, then: httpx.URL) -> bool:

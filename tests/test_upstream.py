@@ -1,0 +1,348 @@
+"""Unit tests of Upstream against httpx.MockTransport: credentials, URLs, redirects, the size cap, masking, errors."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import mcp_types as types
+import pytest
+
+from mcp_gateway.credentials import Credentials
+from mcp_gateway.errors import UpstreamError
+from mcp_gateway.exchange import Reply, RequestParts
+from mcp_gateway.plan import CallPlan, CompiledTool
+from mcp_gateway.profile import Auth
+from mcp_gateway.redaction import Redactor
+from mcp_gateway.response import render_success
+from mcp_gateway.upstream import Upstream
+
+pytestmark = pytest.mark.anyio
+
+KEY = "sk-live/key-1234"
+BASE = "http://api.test/v1"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+BEARER = {"type": "bearer", "env": "PETS_KEY"}
+HEADER_KEY = {"type": "api_key", "in": "header", "name": "X-API-Key", "env": "PETS_KEY"}
+QUERY_KEY = {"type": "api_key", "in": "query", "name": "api_key", "env": "PETS_KEY"}
+COOKIE_KEY = {"type": "api_key", "in": "cookie", "name": "session", "env": "PETS_KEY"}
+BASIC = {"type": "basic", "username_env": "PETS_USER", "password_env": "PETS_KEY"}
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PETS_KEY", KEY)
+    monkeypatch.setenv("PETS_USER", "alice")
+
+
+@dataclass
+class Recorded:
+    """An Upstream whose transport is a handler, and every request the handler saw."""
+
+    handler: Handler
+    auth: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    max_bytes: int = 10_000
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        credentials = Credentials(Auth.model_validate(self.auth))
+        client = httpx.AsyncClient(transport=httpx.MockTransport(self._record))
+        self.upstream = Upstream(credentials, self.headers, Redactor(credentials.secrets), 5.0, self.max_bytes, client)
+
+    def _record(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handler(request)
+
+    async def send(self, parts: RequestParts | None = None, base_url: str = BASE,
+                   on_event: Callable[[str, str], Awaitable[None]] | None = None) -> Reply:
+        return await self.upstream.send(parts or RequestParts("GET", "/pets"), base_url, on_event)
+
+
+def ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"ok": True})
+
+
+# -- credentials and headers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("auth", "sent"), [
+    (BEARER, lambda r: r.headers.get_list("authorization") == [f"Bearer {KEY}"]),
+    (HEADER_KEY, lambda r: r.headers.get_list("x-api-key") == [KEY] and "authorization" not in r.headers),
+    (QUERY_KEY, lambda r: r.url.params.get_list("api_key") == [KEY] and "x-api-key" not in r.headers),
+    (COOKIE_KEY, lambda r: r.headers["cookie"] == f"sid=abc; session={KEY}"),
+    (BASIC, lambda r: r.headers["authorization"] == "Basic " + base64.b64encode(f"alice:{KEY}".encode()).decode()),
+], ids=["bearer", "api_key-header", "api_key-query", "api_key-cookie", "basic"])
+async def test_credentials_go_where_the_auth_says(auth: dict[str, Any], sent: Callable[[httpx.Request], bool]) -> None:
+    recorded = Recorded(ok, auth)
+    reply = await recorded.send(RequestParts("GET", "/pets", cookies=[("sid", "abc")]))
+    assert sent(recorded.requests[0])
+    assert reply.url == f"{BASE}/pets"  # no query: a key placed there never reaches a result
+
+
+async def test_key_from_the_environment_loses_its_trailing_newline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PETS_KEY", f"{KEY}\n")
+    recorded = Recorded(ok, BEARER)
+    await recorded.send()
+    assert recorded.requests[0].headers["authorization"] == f"Bearer {KEY}"
+
+
+async def test_static_headers_are_sent_and_credentials_win_over_a_parameter_header() -> None:
+    recorded = Recorded(ok, HEADER_KEY, headers={"X-App-ID": "app-1"})
+    await recorded.send(RequestParts("GET", "/pets", headers={"X-API-Key": "from-argument", "X-Trace": "t-1"}))
+    sent = recorded.requests[0].headers
+    assert sent.get_list("x-api-key") == [KEY]
+    assert sent["x-app-id"] == "app-1" and sent["x-trace"] == "t-1"
+
+
+@pytest.mark.parametrize(("auth", "static", "argument", "name"), [
+    (BEARER, {}, {"authorization": "Bearer from-argument"}, "authorization"),
+    ({}, {"X-App-ID": "app-1"}, {"x-app-id": "from-argument"}, "x-app-id"),
+])
+async def test_one_field_line_per_header_name_whatever_its_case(auth: dict[str, Any], static: dict[str, str],
+                                                                 argument: dict[str, str], name: str) -> None:
+    recorded = Recorded(ok, auth, headers=static)
+    await recorded.send(RequestParts("GET", "/pets", headers=argument))
+    assert len(recorded.requests[0].headers.get_list(name)) == 1
+
+
+# -- URL ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("base", "path", "host", "expected_path"), [
+    ("http://api.test/v1", "/pets/7", "api.test", "/v1/pets/7"),
+    ("http://api.test/v1/", "/pets/7", "api.test", "/v1/pets/7"),
+    ("http://api.test", "pets", "api.test", "/pets"),
+    ("http://api.test/v1", "@127.0.0.1:9/x", "api.test", "/v1/@127.0.0.1:9/x"),
+    ("http://api.test", "@127.0.0.1:9/x", "api.test", "/@127.0.0.1:9/x"),
+])
+async def test_url_is_base_plus_path_on_the_base_host(base: str, path: str, host: str, expected_path: str) -> None:
+    recorded = Recorded(ok)
+    await recorded.send(RequestParts("GET", path), base)
+    url = recorded.requests[0].url
+    assert (url.host, url.port, url.path) == (host, None, expected_path)
+
+
+async def test_query_is_the_parts_query_then_the_credentials() -> None:
+    recorded = Recorded(ok, QUERY_KEY)
+    await recorded.send(RequestParts("GET", "/pets", query=[("tag", "a"), ("tag", "b b"), ("limit", "5")]))
+    assert recorded.requests[0].url.params.multi_items() == [("tag", "a"), ("tag", "b b"), ("limit", "5"),
+                                                             ("api_key", KEY)]
+
+
+# -- redirects --------------------------------------------------------------------------------------------------
+
+FOLLOWED = ("authorization", "x-api-key", "cookie", "x-app-id")
+
+
+def redirect(status: int, location: str) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/start"):
+            return httpx.Response(status, headers={"location": location})
+        return httpx.Response(200, json={"ok": True})
+    return handler
+
+
+@pytest.mark.parametrize("auth", [BEARER, HEADER_KEY, COOKIE_KEY], ids=["bearer", "header", "cookie"])
+@pytest.mark.parametrize(("base", "location"), [
+    ("http://api.test/v1", "/v1/next"),
+    ("http://api.test/v1", "next"),
+    ("http://api.test/v1", "http://api.test/v1/next"),
+    ("http://api.test/v1", "https://api.test/v1/next"),  # an upgrade to https on the same host
+])
+async def test_same_origin_redirect_keeps_credentials(auth: dict[str, Any], base: str, location: str) -> None:
+    recorded = Recorded(redirect(302, location), auth, headers={"X-App-ID": "app-1"})
+    reply = await recorded.send(RequestParts("GET", "/start", cookies=[("sid", "abc")]), base)
+    first, second = recorded.requests
+    assert reply.status == 200 and second.url.path == "/v1/next"
+    assert {n: second.headers.get(n) for n in FOLLOWED} == {n: first.headers.get(n) for n in FOLLOWED}
+    assert KEY in str(second.headers.raw)
+
+
+@pytest.mark.parametrize("auth", [BEARER, HEADER_KEY, COOKIE_KEY, BASIC], ids=["bearer", "header", "cookie", "basic"])
+@pytest.mark.parametrize(("base", "location"), [
+    ("http://api.test/v1", "http://other.test/next"),
+    ("http://api.test/v1", "//other.test/next"),
+    ("http://api.test/v1", "http://api.test:8080/next"),
+    ("https://api.test/v1", "http://api.test/v1/next"),  # a downgrade is another origin
+])
+async def test_redirect_to_another_origin_drops_credentials_and_static_headers(
+        auth: dict[str, Any], base: str, location: str) -> None:
+    recorded = Recorded(redirect(302, location), auth, headers={"X-App-ID": "app-1"})
+    reply = await recorded.send(RequestParts("GET", "/start", cookies=[("sid", "abc")],
+                                             headers={"X-Trace": "t-1"}), base)
+    first, second = recorded.requests
+    assert reply.status == 200
+    assert (second.url.scheme, second.url.host, second.url.port) != (first.url.scheme, first.url.host, first.url.port)
+    assert [n for n in FOLLOWED if n in second.headers] == []
+    assert second.headers["x-trace"] == "t-1"  # an argument, not a credential
+
+
+@pytest.mark.parametrize(("status", "method", "keeps_body"), [
+    (303, "GET", False), (302, "GET", False), (301, "GET", False), (307, "POST", True), (308, "POST", True),
+])
+async def test_redirected_post(status: int, method: str, keeps_body: bool) -> None:
+    recorded = Recorded(redirect(status, "/v1/next"), BEARER)
+    parts = RequestParts("POST", "/start", headers={"Content-Type": "application/json"}, content=b'{"name":"Rex"}')
+    await recorded.send(parts)
+    second = recorded.requests[1]
+    assert second.method == method
+    if keeps_body:
+        assert second.content == b'{"name":"Rex"}' and second.headers["content-type"] == "application/json"
+    else:
+        assert second.content == b"" and "content-type" not in second.headers
+        assert second.headers.get("content-length", "0") == "0"
+
+
+def chain(redirects: int) -> Handler:
+    """/hop/0 -> /hop/1 -> ... -> /hop/N, which answers 200."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        hop = int(request.url.path.rsplit("/", 1)[1])
+        if hop < redirects:
+            return httpx.Response(302, headers={"location": f"/hop/{hop + 1}"})
+        return httpx.Response(200, text="arrived")
+    return handler
+
+
+async def test_more_than_ten_redirects_is_an_error() -> None:
+    recorded = Recorded(chain(11), QUERY_KEY)
+    with pytest.raises(UpstreamError, match="redirects") as raised:
+        await recorded.send(RequestParts("GET", "/hop/0"), "http://api.test")
+    assert KEY not in str(raised.value)
+
+
+async def test_ten_redirects_are_followed() -> None:
+    reply = await Recorded(chain(10)).send(RequestParts("GET", "/hop/0"), "http://api.test")
+    assert reply.status == 200 and reply.body == b"arrived"
+
+
+# -- size cap -----------------------------------------------------------------------------------------------------
+
+PAYLOAD = b"".join(bytes([65 + i % 26]) * 100 for i in range(50))  # 5,000 bytes in 50 chunks
+
+
+def streamed(content_length: bool, pulled: list[int]) -> Handler:
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(50):
+            pulled.append(i)
+            yield PAYLOAD[i * 100:(i + 1) * 100]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/plain", **({"content-length": "5000"} if content_length else {})}
+        return httpx.Response(200, headers=headers, content=chunks())
+    return handler
+
+
+async def test_answer_over_the_cap_is_cut_and_reports_its_content_length() -> None:
+    pulled: list[int] = []
+    reply = await Recorded(streamed(True, pulled), max_bytes=1_000).send()
+    assert 1_000 <= len(reply.body) <= 1_001 and PAYLOAD.startswith(reply.body)
+    assert reply.total_bytes == 5_000
+    assert len(pulled) < 50  # reading stopped at the cap
+
+
+async def test_answer_under_the_cap_is_whole() -> None:
+    reply = await Recorded(lambda r: httpx.Response(200, content=PAYLOAD), max_bytes=5_000).send()
+    assert reply.body == PAYLOAD and reply.total_bytes == 5_000
+
+
+async def test_cut_chunked_answer_is_not_reported_smaller_than_it_was() -> None:
+    reply = await Recorded(streamed(False, []), max_bytes=1_000).send()
+    tool = CompiledTool("get_pets", None, "", {"type": "object"}, None, {}, CallPlan("GET", "/pets"), "GET /pets")
+    [block] = render_success(tool, reply, 1_000).content
+    assert isinstance(block, types.TextContent)
+    said = re.search(r"the response was (more than )?([\d,]+) bytes", block.text)
+    assert said is not None
+    assert said.group(1) or int(said.group(2).replace(",", "")) == 5_000
+
+
+# -- secrets in answers -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "text/html", "application/octet-stream"])
+@pytest.mark.parametrize("spelling", [KEY, quote(KEY, safe=""), KEY.replace("/", "\\/")],
+                         ids=["plain", "percent-encoded", "json-slash"])
+async def test_echoed_secret_is_masked_in_any_media_type(content_type: str, spelling: str) -> None:
+    body = f'{{"echo": "{spelling}", "again": "{spelling}"}}'.encode()
+    reply = await Recorded(lambda r: httpx.Response(200, headers={"content-type": content_type}, content=body),
+                           BEARER).send()
+    assert reply.body == b'{"echo": "***", "again": "***"}'
+    assert reply.total_bytes == len(reply.body)  # not mistaken for a cut answer
+
+
+async def test_error_answer_is_masked_too() -> None:
+    recorded = Recorded(lambda r: httpx.Response(401, json={"error": f"key {KEY} revoked"}), HEADER_KEY)
+    reply = await recorded.send()
+    assert reply.status == 401 and reply.body == b'{"error":"key *** revoked"}'
+
+
+# -- event streams ----------------------------------------------------------------------------------------------
+
+SSE = (f'data: {{"delta": "the key is {KEY}"}}\n\n'
+       'event: done\ndata: [DONE]\n\n').encode()
+
+
+async def test_event_stream_is_delivered_event_by_event_masked() -> None:
+    events: list[tuple[str, str]] = []
+
+    async def on_event(event: str, data: str) -> None:
+        events.append((event, data))
+
+    recorded = Recorded(lambda r: httpx.Response(200, headers={"content-type": "text/event-stream; charset=utf-8"},
+                                                 content=SSE), BEARER)
+    reply = await recorded.send(on_event=on_event)
+    assert reply.streamed and reply.body == b"" and reply.status == 200
+    assert events == [("message", '{"delta": "the key is ***"}'), ("done", "[DONE]")]
+
+
+@pytest.mark.parametrize(("status", "listen"), [(200, False), (429, True)])
+async def test_event_stream_is_read_as_a_body_without_a_listener_or_on_error(status: int, listen: bool) -> None:
+    events: list[tuple[str, str]] = []
+
+    async def on_event(event: str, data: str) -> None:
+        events.append((event, data))
+
+    recorded = Recorded(lambda r: httpx.Response(status, headers={"content-type": "text/event-stream"}, content=SSE),
+                        BEARER)
+    reply = await recorded.send(on_event=on_event if listen else None)
+    assert not reply.streamed and events == []
+    assert reply.body == SSE.replace(KEY.encode(), b"***")
+
+
+# -- failures ----------------------------------------------------------------------------------------------------
+
+
+def raising(error: type[httpx.TransportError], message: str) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error(message.format(url=request.url), request=request)
+    return handler
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    (httpx.ConnectError, ["could not connect", "check the base URL"]),
+    (httpx.ReadTimeout, ["timed out after 5s", "try again later"]),
+    (httpx.RemoteProtocolError, ["RemoteProtocolError", "server closed the connection"]),
+])
+@pytest.mark.parametrize("auth", [QUERY_KEY, BEARER], ids=["query", "bearer"])
+async def test_transport_failure_is_a_readable_error_without_the_key(
+        error: type[httpx.TransportError], expected: list[str], auth: dict[str, Any]) -> None:
+    recorded = Recorded(raising(error, "server closed the connection while sending {url} " + KEY), auth)
+    with pytest.raises(UpstreamError) as raised:
+        await recorded.send()
+    text = str(raised.value)
+    assert text.startswith(f"GET {BASE}/pets")
+    assert all(part in text for part in expected)
+    assert KEY not in text and quote(KEY, safe="") not in text
+
+
+async def test_invalid_header_value_from_an_argument_is_an_error_without_the_key() -> None:
+    recorded = Recorded(ok, BEARER)
+    with pytest.raises(UpstreamError, match="check the arguments") as raised:
+        await recorded.send(RequestParts("GET", "/pets", headers={"X-Note": "café"}))
+    assert KEY not in str(raised.value) and recorded.requests == []
