@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check-specs corpus fidelity bench clean
+.PHONY: demo test unit check-specs corpus fidelity bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ test: $(STAMP)  ## lint, types (mypy --strict over mcp_gateway/), then the whole
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+unit: $(STAMP)  ## the unit tests of the pure stages alone (seconds)
+	$(BIN)/python -m pytest -q tests/unit
 
 check-specs: $(STAMP)  ## mcp-gateway check over every document in ../shared/specs
 	$(BIN)/python bench/check_specs.py

