@@ -44,6 +44,6 @@ def body_kind(content_type: str) -> BodyKind:
         return "form"
     if media.startswith("multipart/"):
         return "multipart"
-    if media.startswith("text/") or media.endswith(("/xml", "+xml")):
+    if media.startswith("text/") or media.endswith(_TEXT_SUFFIXES):
         return "text"
     return "binary"

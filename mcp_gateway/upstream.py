@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import httpx
 
@@ -18,17 +19,16 @@ MAX_STREAM_BYTES = 32 * 1024 * 1024
 MAX_REDIRECTS = 10
 
 
+@dataclass(frozen=True)
 class Upstream:
     """Sends RequestParts with one API's credentials and static headers; never forwards client headers."""
 
-    def __init__(self, credentials: Credentials, headers: dict[str, str], redactor: Redactor, timeout: float,
-                 max_response_bytes: int, client: httpx.AsyncClient) -> None:
-        self.credentials = credentials
-        self.static_headers = headers
-        self.redactor = redactor
-        self.max_response_bytes = max_response_bytes
-        self.timeout = timeout
-        self.client = client
+    credentials: Credentials
+    static_headers: dict[str, str]
+    redactor: Redactor
+    timeout: float
+    max_response_bytes: int
+    client: httpx.AsyncClient
 
     def _request(self, parts: RequestParts, base_url: str) -> httpx.Request:
         headers = _merged(self.static_headers, parts.headers, self.credentials.headers)
