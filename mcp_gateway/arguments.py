@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -11,6 +13,25 @@ from mcp_gateway.coerce import coerce_arguments, scalar_types
 from mcp_gateway.plan import CompiledTool
 
 _MESSAGE_LIMIT = 400
+
+
+def unsendable(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """(path, problem) for each value JSON and HTTP cannot carry: NaN and infinities, which JSON has no
+    spelling for, and lone surrogates, which no UTF-8 text can hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield where, f"{value} is not a number JSON can write"
+    elif isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            yield where, "the text holds a lone surrogate (an unpaired \\ud800-\\udfff), which UTF-8 cannot encode"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from unsendable(key, where)
+            yield from unsendable(item, f"{where}/{key}".lstrip("/"))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from unsendable(item, f"{where}/{index}".lstrip("/"))
 
 
 class ArgumentChecker:
@@ -36,10 +57,13 @@ class ArgumentChecker:
         validator, scalars = self._for(tool)
         arguments = coerce_arguments(arguments, scalars)
         error = best_match(validator.iter_errors(arguments))
-        if error is None:
-            return arguments, None
-        where = "/".join(str(p) for p in error.absolute_path)
-        message = error.message if len(error.message) <= _MESSAGE_LIMIT else error.message[:_MESSAGE_LIMIT] + "…"
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path)
+            message = error.message if len(error.message) <= _MESSAGE_LIMIT else error.message[:_MESSAGE_LIMIT] + "…"
+        else:
+            where, message = next(unsendable(arguments), ("", ""))
+            if not message:
+                return arguments, None
         subject = f"argument `{where}`" if where else "the arguments"
         return arguments, (f"Invalid arguments for {tool.name}: {subject}: {message}. Nothing was sent upstream; "
                            f"fix the arguments to match the tool's inputSchema and call again.")

@@ -14,8 +14,8 @@ import httpx
 
 from mcp_gateway.compile import Compilation, compile_document
 from mcp_gateway.compile.naming import NameRegistry
-from mcp_gateway.credentials import Credentials
-from mcp_gateway.errors import DocumentError, GatewayError
+from mcp_gateway.credentials import Credentials, has_control_character
+from mcp_gateway.errors import DocumentError, GatewayError, ProfileError
 from mcp_gateway.gateway import Api, Gateway
 from mcp_gateway.openapi import security_schemes
 from mcp_gateway.profile import Auth, Profile, env_values, expand_env, load_profile, looks_like_profile
@@ -128,11 +128,21 @@ def static_headers(profile: Profile, strict: bool) -> tuple[dict[str, str], list
                 raise
             log.warning("%s", exc)
             continue
-        if value:
-            headers[key] = value
         if value != template:
             secrets.extend(v for v in [value, *env_values(template)] if len(v) >= _SECRET_MIN_LENGTH)
-    return headers, secrets
+        if has_control_character(value):
+            _refuse(f"profile {profile.name} (headers.{key}): a value taken from the environment holds a "
+                    "control character (a line break?); set the variable to the value alone", strict)
+        elif value:
+            headers[key] = value
+    return headers, list(dict.fromkeys(secrets))
+
+
+def _refuse(message: str, strict: bool) -> None:
+    """A configuration problem: it stops start-up when `strict`, else it is a warning."""
+    if strict:
+        raise ProfileError("environment", message)
+    log.warning("%s", message)
 
 
 def build_api(profile: Profile, document: dict[str, Any], registry: NameRegistry, client: httpx.AsyncClient,
@@ -141,6 +151,9 @@ def build_api(profile: Profile, document: dict[str, Any], registry: NameRegistry
     registry.limit = profile.name_limit
     compilation = with_base_urls(profile, compile_document(document, profile, registry), strict)
     credentials = Credentials(profile.auth)
+    for name in credentials.malformed:  # its value is never shown: it is a secret
+        _refuse(f"profile {profile.name} (auth): the environment variable {name} holds a control character "
+                "inside its value; set it to the key alone", strict)
     headers, header_secrets = static_headers(profile, strict)
     redactor = Redactor([*credentials.secrets, *header_secrets])
     upstream = Upstream(credentials, headers, redactor, profile.timeout, profile.max_response_bytes, client)

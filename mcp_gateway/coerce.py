@@ -7,6 +7,7 @@ without loss; everything else is left for the validator to report.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -15,8 +16,8 @@ def _number(text: str, kind: str) -> int | float | None:
         value = json.loads(text.strip())
     except ValueError:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None  # `"NaN"` and `"Infinity"` parse in Python, but are no JSON numbers
     if kind == "integer":
         return int(value) if float(value).is_integer() else None
     return value

@@ -8,12 +8,18 @@ import os
 from mcp_gateway.profile import Auth
 
 
+def has_control_character(value: str) -> bool:
+    """Whether a value holds a character no header, query or cookie can carry as it is (CR, LF, NUL, ...)."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 class Credentials:
     """Where each credential goes (headers, query, cookies), which variables are missing, and what is secret."""
 
     def __init__(self, auth: Auth) -> None:
         self.auth = auth
         self.missing: list[str] = []
+        self.malformed: list[str] = []  # variables whose value holds a control character
         self.secrets: list[str] = []
         self.headers: dict[str, str] = {}
         self.query: list[tuple[str, str]] = []
@@ -55,6 +61,9 @@ class Credentials:
             self.missing.append(name)
             return None
         self.secrets.append(value)
+        if has_control_character(value):
+            self.malformed.append(name)
+            return None
         return value
 
     def env_names(self) -> list[str]:

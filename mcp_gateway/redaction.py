@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -10,10 +11,29 @@ from urllib.parse import quote
 MASK = "***"
 
 
+_MIN_BASE64 = 12  # shorter base64 runs are too likely to occur by chance to be masked
+
+
+def _base64_runs(secret: str) -> set[str]:
+    """The part of the secret's base64 form that does not depend on what surrounds it, at each of the three
+    alignments it can have inside a longer encoded text, in the standard and the URL-safe alphabet."""
+    data = secret.encode()
+    runs = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + data).decode()
+        run = encoded[-(-4 * offset // 3):(4 * (offset + len(data))) // 3]
+        if len(run) >= _MIN_BASE64:
+            runs |= {run, run.replace("+", "-").replace("/", "_")}
+    return runs
+
+
 def _spellings(secret: str) -> set[str]:
-    """The secret as written, percent-encoded, and JSON-escaped (with `\\/` too, as PHP writes it)."""
+    """The secret as written, percent-encoded, JSON-escaped (with `\\/` too, as PHP writes it, and as
+    `\\uXXXX` escapes), and base64-encoded."""
     escaped = json.dumps(secret)[1:-1]
-    return {secret, quote(secret, safe=""), escaped, escaped.replace("/", "\\/")}
+    unicode_escaped = "".join(f"\\u{ord(c):04x}" for c in secret)
+    return {secret, quote(secret, safe=""), escaped, escaped.replace("/", "\\/"), unicode_escaped,
+            unicode_escaped.upper().replace("\\U", "\\u"), *_base64_runs(secret)}
 
 
 class Redactor:

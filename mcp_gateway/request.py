@@ -8,6 +8,9 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+import httpx
+
+from mcp_gateway.errors import UpstreamError
 from mcp_gateway.exchange import RequestParts
 from mcp_gateway.jsontext import json_text
 from mcp_gateway.media import charset, is_json
@@ -254,6 +257,18 @@ def _place_body(parts: RequestParts, body: BodyPlan, value: Any) -> None:
     else:
         parts.content = decode_bytes(value)
         parts.headers["Content-Type"] = media
+
+
+def url_for(base_url: str, path: str) -> str:
+    """The base URL followed by the request's path, which always starts with `/` (a path key written
+    without one, such as `@other:81/x`, cannot become part of the authority); a URL that would leave the
+    base URL's scheme, host or port anyway is refused."""
+    url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
+    base, joined = httpx.URL(base_url), httpx.URL(url)
+    if (joined.scheme, joined.host, joined.port) != (base.scheme, base.host, base.port):
+        origin = f"{base.scheme}://{base.netloc.decode()}"
+        raise UpstreamError(f"the path {path!r} would take the request away from {origin}; it was not sent")
+    return url
 
 
 def build_request(plan: CallPlan, arguments: dict[str, Any]) -> RequestParts:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import mcp_types as types
 
 from mcp_gateway.exchange import Reply
-from mcp_gateway.jsontext import json_text
+from mcp_gateway.jsontext import json_text, parse_json
 from mcp_gateway.media import charset, essence, is_json, is_textual
 from mcp_gateway.plan import CompiledTool
 from mcp_gateway.redaction import Redactor
@@ -68,7 +67,7 @@ def render_error(tool: CompiledTool, reply: Reply, auth_env: list[str]) -> types
     """A non-2xx reply: status, the upstream's own message, and what to do next."""
     raw = _decode_text(reply)
     try:
-        data = json.loads(raw) if raw.strip() else None
+        data = parse_json(raw) if raw.strip() else None
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes; shown as text
         data = None
     message = error_message(data, raw) or "(no message in the body)"
@@ -114,7 +113,7 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
     raw = _cut(_decode_text(reply), max_bytes) if cut else _decode_text(reply)  # the declared charset, else UTF-8
     if not cut and (is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
         try:
-            data = json.loads(raw)
+            data = parse_json(raw)
         except (ValueError, RecursionError):
             pass
         else:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import codecs
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from mcp_gateway.jsontext import parse_json
 
 
 @dataclass
@@ -65,7 +66,7 @@ class StreamAssembler:
             return
         self.events += 1
         try:
-            payload = json.loads(data)
+            payload = parse_json(data)
         except ValueError:
             self.raw.append(data)
             return
@@ -144,7 +145,7 @@ class StreamAssembler:
         if self.kind == "anthropic":
             for index, text in self.partial_json.items():
                 try:
-                    self.blocks[index]["input"] = json.loads(text) if text else {}
+                    self.blocks[index]["input"] = parse_json(text) if text else {}
                 except ValueError:
                     self.blocks[index]["input"] = text
             return {**self.message, "content": [self.blocks[i] for i in sorted(self.blocks)]}

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
-from mcp_gateway.build import TargetOptions, absolute_server, profile_for, refine_auth, static_headers, with_base_urls
+from mcp_gateway.build import (
+    TargetOptions,
+    absolute_server,
+    build_api,
+    profile_for,
+    refine_auth,
+    static_headers,
+    with_base_urls,
+)
 from mcp_gateway.compile import compile_document
+from mcp_gateway.compile.naming import NameRegistry
 from mcp_gateway.errors import ProfileError
 from mcp_gateway.profile import Auth, Profile
 
@@ -96,3 +106,25 @@ def test_a_bare_document_takes_its_own_api_key_scheme() -> None:
     options = TargetOptions(api_key_env="GW_KEY", api_key_header="X-Key")
     named = refine_auth(profile_for("http://h/openapi.json", options, single=True)[0], options, document)
     assert named.auth.name == "X-Key" and named.auth.in_ == "header"  # a header given on the command line wins
+
+
+def test_a_control_character_in_a_key_stops_start_up_naming_the_variable_not_the_value(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GW_TEST_TOKEN", "tok-secret\r\nX-Injected: 1")
+    document = _document(x={"get": {"responses": OK}})
+    profile = Profile(spec="docs/x.json", base_url="http://127.0.0.1:9", auth=Auth(type="bearer", env="GW_TEST_TOKEN"))
+    client = httpx.AsyncClient()
+    with pytest.raises(ProfileError) as refused:
+        build_api(profile, document, NameRegistry(64), client, strict=True)
+    assert "GW_TEST_TOKEN" in str(refused.value) and "tok-secret" not in str(refused.value)
+    api = build_api(profile, document, NameRegistry(64), client, strict=False)  # `tools`: a warning only
+    assert api.upstream.credentials.headers == {}
+
+
+def test_a_line_break_in_a_static_header_from_the_environment_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GW_TEST_APP", "app-1234567\nX-Injected: 1")
+    profile = Profile(spec="x.json", headers={"X-App": "${GW_TEST_APP}"})
+    with pytest.raises(ProfileError, match=r"headers\.X-App") as refused:
+        static_headers(profile, strict=True)
+    assert "app-1234567" not in str(refused.value)
+    assert static_headers(profile, strict=False) == ({}, ["app-1234567\nX-Injected: 1"])

@@ -95,3 +95,18 @@ def test_auth_without_a_variable_name_is_reported_missing() -> None:
     credentials = Credentials(Auth(type="bearer"))
     assert len(credentials.missing) == 1 and "no environment variable" in credentials.missing[0]
     assert credentials.headers == {} and credentials.env_names() == []
+
+
+@pytest.mark.parametrize("value", [f"{KEY[:4]}\n{KEY[4:]}", f"{KEY}\x1bx", "sk\r\nX-Evil: 1"])
+def test_a_key_with_a_control_character_inside_is_malformed_and_never_placed(
+        monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("TOKEN", value)
+    credentials = Credentials(Auth(type="bearer", env="TOKEN"))
+    assert credentials.malformed == ["TOKEN"] and credentials.headers == {}
+    assert credentials.secrets  # still masked wherever it might appear
+
+
+def test_surrounding_whitespace_is_no_part_of_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN", f"  {KEY}\n")
+    credentials = Credentials(Auth(type="bearer", env="TOKEN"))
+    assert credentials.headers == {"Authorization": f"Bearer {KEY}"} and credentials.malformed == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -17,7 +19,8 @@ SECRET = "sk/live key+1234"
     quote(SECRET, safe=""),  # sk%2Flive%20key%2B1234, as an echoed URL writes it
     json.dumps(SECRET)[1:-1],  # JSON-escaped (nothing to escape but the quotes)
     json.dumps(SECRET)[1:-1].replace("/", "\\/"),  # sk\/live key+1234, as PHP's json_encode writes it
-], ids=["plain", "percent-encoded", "json", "json-slash"])
+    "".join(f"\\u{ord(c):04x}" for c in SECRET),  # every character a \\u escape
+], ids=["plain", "percent-encoded", "json", "json-slash", "unicode-escapes"])
 def test_each_spelling_is_masked_in_text_and_bytes(spelling: str) -> None:
     redactor = Redactor([SECRET])
     assert redactor.text(f"key={spelling}.") == f"key={MASK}."
@@ -75,3 +78,13 @@ def test_value_sees_secrets_that_parsing_unescaped() -> None:
     raw = b'{"k": "\\u0073k-abc123"}'
     assert redactor.bytes(raw) == raw  # the byte mask cannot see this spelling...
     assert redactor.value(json.loads(raw)) == {"k": "***"}  # ...the parsed value shows it
+
+
+@pytest.mark.parametrize("prefix", ["", "a", "ab", "Authorization: Bearer "])
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode], ids=["standard", "url-safe"])
+def test_a_secret_inside_longer_base64_is_masked_at_any_alignment(prefix: str, encode: Any) -> None:
+    """An upstream that base64-encodes a text holding the key (a token, a debug dump) shows no part of it."""
+    encoded = encode(f"{prefix}{SECRET} and more".encode()).decode()
+    masked = Redactor([SECRET]).text(encoded)
+    cut = len(encoded) - (len(masked) - len(MASK))  # base64 characters taken out
+    assert MASK in masked and cut >= 4 * len(SECRET) // 3 - 4  # all but the 1-2 characters shared with neighbours

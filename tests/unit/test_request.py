@@ -26,6 +26,7 @@ from mcp_gateway.request import (
     deep_object,
     styled_pairs,
     text,
+    url_for,
 )
 
 BLUE = "blue"
@@ -662,3 +663,16 @@ def test_styled_pairs_and_deep_object_directly() -> None:
     assert styled_pairs("color", COLORS, "pipeDelimited", False) == [("color", "blue|black|brown")]
     assert deep_object("color", RGB) == [("color[R]", "100"), ("color[G]", "200"), ("color[B]", "150")]
     assert deep_object("x", "scalar") == [("x", "scalar")]
+
+
+# -- the URL ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("base", "path", "url"), [
+    ("http://127.0.0.1:8000", "/items", "http://127.0.0.1:8000/items"),
+    ("http://h:1/api/", "/v1/x", "http://h:1/api/v1/x"),
+    ("http://127.0.0.1:8000", "@127.0.0.1:9/x", "http://127.0.0.1:8000/@127.0.0.1:9/x"),  # no `/`: still a path
+    ("http://h:1", "//evil.example/x", "http://h:1//evil.example/x"),
+])
+def test_the_url_stays_on_the_base_urls_origin(base: str, path: str, url: str) -> None:
+    assert url_for(base, path) == url
+    assert httpx.URL(url_for(base, path)).netloc == httpx.URL(base).netloc
