@@ -79,7 +79,8 @@ class SchemaConverter:
         return converted, refs
 
     def defs_for(self, refs: set[str]) -> dict[str, Any]:
-        """`$defs` for a tool: every definition reachable from `refs`, each converted once per document."""
+        """`$defs` for a tool: every definition reachable from `refs`, each converted once per document, in
+        name order, so that the same document gives the same bytes in every process."""
         out: dict[str, Any] = {}
         stack = list(refs)
         seen: set[str] = set()
@@ -91,7 +92,7 @@ class SchemaConverter:
             converted, edges = self._definition(ref)
             out[self.def_names[ref]] = converted
             stack.extend(edges)
-        return out
+        return dict(sorted(out.items()))
 
     def resolve(self, schema: Any) -> Any:
         """Follow `$ref`s at the root of a schema to the node they end at (for shape decisions)."""
