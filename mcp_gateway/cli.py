@@ -40,6 +40,23 @@ def _target_flags(parser: argparse.ArgumentParser) -> None:
                        help="seconds to wait for a document fetched by URL (default 10)")
 
 
+def _host_value(value: str) -> str:
+    """An --allow-host value: a Host header as clients send it, not a URL."""
+    if not value or "/" in value or any(c.isspace() for c in value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Host header value: give HOST or HOST:PORT "
+                                         "(HOST:* for any port), without a scheme or path")
+    return value
+
+
+def _origin_value(value: str) -> str:
+    """An --allow-origin value: an Origin header as browsers send it, scheme://host[:port] without a path."""
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest or "/" in rest or any(c.isspace() for c in rest):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an origin: give scheme://host[:port], "
+                                         "e.g. https://app.example.com, without a path")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcp-gateway", description="Serve any HTTP API described by OpenAPI as MCP tools.",
@@ -55,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     serve.add_argument("--page-size", type=int, default=500, help="tools per tools/list page; 0 for one page")
+    served = serve.add_argument_group(
+        "HTTP Host and Origin checks (DNS-rebinding protection; loopback names are always accepted, and a --host "
+        "other computers can reach needs --allow-host or --allow-any-host)")
+    served.add_argument("--allow-host", action="append", default=[], type=_host_value, metavar="HOST[:PORT]",
+                        help="a Host header value to accept, e.g. gateway.internal:8000 or gateway.internal:* "
+                             "(repeatable)")
+    served.add_argument("--allow-origin", action="append", default=[], type=_origin_value, metavar="ORIGIN",
+                        help="a browser Origin to accept, e.g. https://app.example.com (repeatable)")
+    served.add_argument("--allow-any-host", action="store_true",
+                        help="check neither header: a reverse proxy in front checks them (logged as a warning)")
     _target_flags(serve)
 
     tools = commands.add_parser("tools", help="print the tools that serve would expose")
@@ -160,11 +187,14 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from mcp_gateway.server import serve_http, serve_stdio
+    from mcp_gateway.server import serve_http, serve_stdio, transport_security
 
+    # An HTTP bind without its Host checks is refused before any document is read.
+    security = (transport_security(args.host, args.allow_host, args.allow_origin, args.allow_any_host)
+                if args.transport == "http" else None)
     gateway = build_gateway(args.targets, _options(args), page_size=args.page_size)
-    if args.transport == "http":
-        anyio.run(serve_http, gateway, args.host, args.port)
+    if security is not None:
+        anyio.run(serve_http, gateway, args.host, args.port, security)
     else:
         anyio.run(serve_stdio, gateway)
     return 0

@@ -21,13 +21,13 @@ class RequestParts:
 
 @dataclass(frozen=True)
 class Reply:
-    """What the upstream answered, with the body read up to the cap (secrets already masked)."""
+    """What the upstream answered, decoded, with the body read up to the cap (secrets already masked)."""
 
     status: int
     reason: str
     headers: httpx.Headers
     body: bytes
-    total_bytes: int  # what the upstream sent or announced; > len(body) when the body was cut
+    total_bytes: int  # decoded bytes sent or announced; > the cap when cut (an event stream: bytes read)
     url: str
     streamed: bool = False  # an event stream, handed over event by event; `body` is then empty
-    size_known: bool = True  # False: cut with no Content-Length, so the whole size is only "more than" the cut
+    size_known: bool = True  # False: cut, and no Content-Length gave the decoded size: the whole is "more than" it

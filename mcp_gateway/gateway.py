@@ -101,7 +101,7 @@ class Gateway:
         except UpstreamError as exc:
             return error_result(f"{tool.name} failed: {exc}")
         if reply.streamed:
-            return render_stream(assembler.result())
+            return render_stream(tool, reply, assembler.result(), api.profile.max_response_bytes)
         if reply.status >= 400 or reply.status < 200:
             return render_error(tool, reply, upstream.credentials.env_names())
         return render_success(tool, reply, api.profile.max_response_bytes)

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mcp_gateway.errors import ProfileError
-from mcp_gateway.spec.load import is_url
+from mcp_gateway.spec.load import is_url, max_document_bytes, read_local_text
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -132,12 +132,13 @@ def _format_error(exc: ValidationError) -> str:
 def load_profile(path: str) -> Profile:
     """Read and validate a profile; `spec` and `spec_fallback` become paths relative to the profile."""
     file = Path(path)
+    text = read_local_text(path, max_document_bytes(), ProfileError)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(path, "no such file; check the path") from None
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise ProfileError(path, f"is not valid YAML ({exc.__class__.__name__})") from None
+    except RecursionError:
+        raise ProfileError(path, "nests too deeply to read") from None
     if not isinstance(data, dict):
         raise ProfileError(path, "a profile must be a mapping with at least a `spec` key")
     try:
@@ -155,8 +156,8 @@ def looks_like_profile(path: str) -> bool:
     if is_url(path) or not path.endswith((".yaml", ".yml")):
         return False
     try:
-        with open(path, encoding="utf-8") as handle:
-            head = handle.read(65536)
+        with open(path, "rb") as handle:
+            head = handle.read(65536).decode("utf-8", errors="replace")  # load_profile reports bad bytes
     except OSError:
         return False
     return bool(re.search(r"^spec\s*:", head, re.MULTILINE)) and not re.search(

@@ -36,11 +36,14 @@ def _cut(text: str, max_bytes: int) -> str:
     return text.encode()[:max_bytes].decode(errors="ignore")
 
 
-def _truncated_note(reply: Reply, shown: int) -> str:
-    exact = reply.size_known and reply.total_bytes > shown
-    total = f"{reply.total_bytes:,}" if exact else f"more than {shown:,}"
-    return (f"\n\n[truncated: the response was {total} bytes and only the first {shown:,} are shown; "
-            "ask for less, e.g. with paging or filter arguments]")
+def _size(reply: Reply, cut_at: int) -> str:
+    """The whole answer's size as far as it is known: exact, else more than where it was cut."""
+    return f"{reply.total_bytes:,}" if reply.size_known and reply.total_bytes > cut_at else f"more than {cut_at:,}"
+
+
+def _truncated(whole: str, shown: str) -> str:
+    """The note that ends a cut result: how big the whole was, what is shown of it, and what to do."""
+    return f"\n\n[truncated: {whole} and {shown}; ask for less, e.g. with paging or filter arguments]"
 
 
 def error_message(data: Any, raw: str) -> str:
@@ -104,7 +107,7 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
         return _with_structure(tool, types.AudioContent(type="audio", data=data, mime_type=media))
     if media and not is_textual(media):
         if cut:
-            note = (f"{tool.operation} returned {reply.total_bytes:,} bytes of {media}, more than the "
+            note = (f"{tool.operation} returned {_size(reply, max_bytes)} bytes of {media}, over the "
                     f"{max_bytes:,}-byte limit; it was not returned.")
             return _with_structure(tool, types.TextContent(type="text", text=note))
         resource = types.BlobResourceContents(uri=reply.url, mime_type=media or "application/octet-stream",
@@ -124,8 +127,10 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
                                             structured_content=structured)
             raw = _cut(compact, max_bytes)
             cut = True
-    text = raw + (_truncated_note(reply, len(body)) if cut else "")
-    return _with_structure(tool, types.TextContent(type="text", text=text))
+    if cut:
+        raw += _truncated(f"the response was {_size(reply, len(body))} bytes",
+                          f"only the first {len(body):,} are shown")
+    return _with_structure(tool, types.TextContent(type="text", text=raw))
 
 
 def _with_structure(tool: CompiledTool, block: types.ContentBlock) -> types.CallToolResult:
@@ -134,10 +139,21 @@ def _with_structure(tool: CompiledTool, block: types.ContentBlock) -> types.Call
     return types.CallToolResult(content=[block], structured_content={} if tool.output_schema else None)
 
 
-def render_stream(assembled: dict[str, Any]) -> types.CallToolResult:
-    """An event stream folded into one object (a chat completion, a message, or the events)."""
-    return types.CallToolResult(content=[types.TextContent(type="text", text=json_text(assembled))],
-                                structured_content=assembled)
+def render_stream(tool: CompiledTool, reply: Reply, assembled: dict[str, Any], max_bytes: int
+                  ) -> types.CallToolResult:
+    """An event stream folded into one object (a chat completion, a message, or the events), held to `max_bytes`
+    like any answer; a stream that went on past the read limit is assembled from the events within it, with a note."""
+    text = json_text(assembled)
+    size = len(text.encode())
+    if not reply.size_known:
+        read = reply.total_bytes - 1
+        note = _truncated(f"the event stream went on past {read:,} bytes",
+                          f"only the events in its first {read:,} are assembled here")
+    elif size > max_bytes:
+        note = _truncated(f"the assembled result was {size:,} bytes", f"only the first {max_bytes:,} are shown")
+    else:
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=assembled)
+    return _with_structure(tool, types.TextContent(type="text", text=_cut(text, max_bytes) + note))
 
 
 def redact_result(result: types.CallToolResult, redactor: Redactor) -> types.CallToolResult:

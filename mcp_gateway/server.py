@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -13,9 +15,9 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.session import ServerSession
-from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_IDLE_TIMEOUT
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
@@ -24,9 +26,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_gateway import __version__
-from mcp_gateway.errors import UnknownTool
+from mcp_gateway.errors import GatewayError, UnknownTool
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.refresh import refresh_forever, refreshing
+from mcp_gateway.stdio import checked_stdio_server
 
 log = logging.getLogger("mcp_gateway")
 
@@ -123,7 +126,7 @@ async def serve_stdio(gateway: Gateway) -> None:
     server = build_server(gateway, notifier)
     options = server.create_initialization_options(NotificationOptions(tools_changed=True))
     try:
-        async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as tasks:
+        async with checked_stdio_server() as (read_stream, write_stream), anyio.create_task_group() as tasks:
             tasks.start_soon(refresh_forever, gateway, notifier.tools_changed)
             await server.run(read_stream, write_stream, options)
             tasks.cancel_scope.cancel()
@@ -131,23 +134,68 @@ async def serve_stdio(gateway: Gateway) -> None:
         await gateway.aclose()
 
 
-def http_app(gateway: Gateway, host: str, notifier: ToolListNotifier | None = None) -> Starlette:
-    """The ASGI app: MCP at /mcp and a health check at /healthz."""
+def is_loopback(host: str) -> bool:
+    """Whether a bind address accepts connections from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_security(host: str, allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = (),
+                       any_host: bool = False) -> TransportSecuritySettings:
+    """The Host and Origin checks for an HTTP bind, so that no web page can reach the tools (DNS rebinding).
+
+    Loopback names and origins are always accepted (a page elsewhere cannot send them), then the allow-lists.
+    A bind other computers can reach needs its allow-list, or `any_host` (a proxy in front checks both headers,
+    nothing is checked here). Requests without an Origin header (clients that are not browsers) pass, as in the
+    SDK. Raises GatewayError naming the flag to add.
+    """
+    if any_host:
+        if allowed_hosts or allowed_origins:
+            raise GatewayError("--allow-any-host turns the Host and Origin checks off, so --allow-host and "
+                               "--allow-origin would do nothing: give one or the other")
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    if not is_loopback(host) and not allowed_hosts:
+        raise GatewayError(f"--host {host} accepts connections from other computers, so the Host header must be "
+                           "checked: add --allow-host HOST[:PORT] for each name clients use (e.g. "
+                           "--allow-host gateway.internal:8000, or gateway.internal:* for any port) and "
+                           "--allow-origin ORIGIN for browser clients, or --allow-any-host when a reverse proxy "
+                           "in front checks Host and Origin")
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    if is_loopback(host):  # another loopback address, such as 127.0.0.2
+        hosts.append(f"[{host}]:*" if ":" in host else f"{host}:*")
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    return TransportSecuritySettings(allowed_hosts=list(dict.fromkeys([*hosts, *allowed_hosts])),
+                                     allowed_origins=list(dict.fromkeys([*origins, *allowed_origins])))
+
+
+def http_app(gateway: Gateway, host: str, notifier: ToolListNotifier | None = None,
+             security: TransportSecuritySettings | None = None) -> Starlette:
+    """The ASGI app: MCP at /mcp (Host and Origin checked as `security` says, by default loopback only) and a
+    health check at /healthz."""
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "tools": len(gateway.catalog)})
 
     server = build_server(gateway, notifier)
-    return server.streamable_http_app(host=host, custom_starlette_routes=[Route("/healthz", health)])
+    checks = security if security is not None else transport_security(host)
+    return server.streamable_http_app(host=host, transport_security=checks,
+                                      custom_starlette_routes=[Route("/healthz", health)])
 
 
-async def serve_http(gateway: Gateway, host: str, port: int) -> None:
+async def serve_http(gateway: Gateway, host: str, port: int, security: TransportSecuritySettings) -> None:
     """Serve streamable HTTP at http://HOST:PORT/mcp until interrupted."""
     import uvicorn
 
     notifier = ToolListNotifier() if refreshing(gateway) else None  # sessions kept only when there may be news
-    config = uvicorn.Config(http_app(gateway, host, notifier), host=host, port=port, log_level="warning",
+    config = uvicorn.Config(http_app(gateway, host, notifier, security), host=host, port=port, log_level="warning",
                             lifespan="on")
+    if not security.enable_dns_rebinding_protection:
+        log.warning("--allow-any-host: the Host and Origin headers are not checked, so a web page could reach "
+                    "these tools through DNS rebinding unless a reverse proxy in front checks them")
     log.info("serving MCP at http://%s:%d/mcp", host, port)
     try:
         async with anyio.create_task_group() as tasks:

@@ -48,6 +48,30 @@ class SSEParser:
         return self.feed(b"\n\n", final=True) if self._buffer or self._data else []
 
 
+class _Pieces(list[str]):
+    """A text that grows by appending, joined once at the end (`+=` on a str copies all of it each time)."""
+
+
+def _grow(holder: dict[str, Any], key: str, piece: str) -> None:
+    """Append `piece` to the growing text `holder[key]`."""
+    current = holder.get(key)
+    if not isinstance(current, _Pieces):
+        current = _Pieces([current] if isinstance(current, str) and current else [])
+        holder[key] = current
+    current.append(piece)
+
+
+def _joined(value: Any) -> Any:
+    """`value` with every growing text joined into a str."""
+    if isinstance(value, _Pieces):
+        return "".join(value)
+    if isinstance(value, dict):
+        return {key: _joined(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_joined(item) for item in value]
+    return value
+
+
 class StreamAssembler:
     """Folds a stream into the object a non-streaming call would have returned."""
 
@@ -57,7 +81,7 @@ class StreamAssembler:
         self.choices: dict[int, dict[str, Any]] = {}
         self.message: dict[str, Any] = {}
         self.blocks: dict[int, dict[str, Any]] = {}
-        self.partial_json: dict[int, str] = {}
+        self.partial_json: dict[int, _Pieces] = {}
         self.raw: list[Any] = []
         self.events = 0
 
@@ -96,7 +120,7 @@ class StreamAssembler:
             if delta.get("role"):
                 message["role"] = delta["role"]
             if isinstance(delta.get("content"), str):
-                message["content"] += delta["content"]
+                _grow(message, "content", delta["content"])
             for call in delta.get("tool_calls") or []:
                 calls = message.setdefault("tool_calls", [])
                 position = call.get("index", len(calls))
@@ -107,9 +131,9 @@ class StreamAssembler:
                     target["id"] = call["id"]
                 function = call.get("function") or {}
                 if function.get("name"):
-                    target["function"]["name"] += function["name"]
+                    _grow(target["function"], "name", function["name"])
                 if isinstance(function.get("arguments"), str):
-                    target["function"]["arguments"] += function["arguments"]
+                    _grow(target["function"], "arguments", function["arguments"])
             if choice.get("finish_reason"):
                 slot["finish_reason"] = choice["finish_reason"]
 
@@ -125,11 +149,11 @@ class StreamAssembler:
             block = self.blocks.setdefault(index, {"type": "text", "text": ""})
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
-                block["text"] = block.get("text", "") + delta.get("text", "")
+                _grow(block, "text", delta.get("text", ""))
             elif delta.get("type") == "input_json_delta":
-                self.partial_json[index] = self.partial_json.get(index, "") + delta.get("partial_json", "")
+                self.partial_json.setdefault(index, _Pieces()).append(delta.get("partial_json", ""))
             elif delta.get("type") == "thinking_delta":
-                block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+                _grow(block, "thinking", delta.get("thinking", ""))
         elif kind == "message_delta":
             self.message.update(event.get("delta") or {})
             if event.get("usage"):
@@ -140,13 +164,15 @@ class StreamAssembler:
     def result(self) -> dict[str, Any]:
         """The assembled object."""
         if self.kind == "openai":
-            return {**self.completion, "object": "chat.completion",
-                    "choices": [self.choices[i] for i in sorted(self.choices)]}
+            choices: list[dict[str, Any]] = _joined([self.choices[i] for i in sorted(self.choices)])
+            return {**self.completion, "object": "chat.completion", "choices": choices}
         if self.kind == "anthropic":
-            for index, text in self.partial_json.items():
+            blocks: dict[int, dict[str, Any]] = _joined(self.blocks)
+            for index, pieces in self.partial_json.items():
+                text = "".join(pieces)
                 try:
-                    self.blocks[index]["input"] = parse_json(text) if text else {}
+                    blocks[index]["input"] = parse_json(text) if text else {}
                 except ValueError:
-                    self.blocks[index]["input"] = text
-            return {**self.message, "content": [self.blocks[i] for i in sorted(self.blocks)]}
+                    blocks[index]["input"] = text
+            return {**self.message, "content": [blocks[i] for i in sorted(blocks)]}
         return {"events": self.raw}

@@ -1,10 +1,13 @@
-"""The upstream API: one pooled httpx client, credentials and static headers, size-capped reads, masked answers."""
+"""The upstream API: one pooled httpx client, credentials and static headers, one deadline per call, bounded
+decoding and size-capped reads, masked answers."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import anyio
 import httpx
 
 from mcp_gateway.credentials import Credentials
@@ -15,8 +18,11 @@ from mcp_gateway.redaction import Redactor
 from mcp_gateway.streaming import SSEParser
 
 EventHandler = Callable[[str, str], Awaitable[None]]
-MAX_STREAM_BYTES = 32 * 1024 * 1024
 MAX_REDIRECTS = 10
+STREAM_BYTES_PER_RESULT_BYTE = 64  # an OpenAI chunk is ~200 bytes for one token of a few characters
+ACCEPT_ENCODING = "gzip, deflate"  # what _Decoder undoes, whatever httpx could decode with optional packages
+DECODE_STEP = 64 * 1024  # the most one content-coding layer produces at a time
+_WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,8 @@ class Upstream:
     client: httpx.AsyncClient
 
     def _request(self, parts: RequestParts, base_url: str) -> httpx.Request:
-        headers = _merged(self.static_headers, parts.headers, self.credentials.headers)
+        headers = _merged({"Accept-Encoding": ACCEPT_ENCODING}, self.static_headers, parts.headers,
+                          self.credentials.headers)
         cookies = parts.cookies + self.credentials.cookies
         if cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies)
@@ -41,75 +48,100 @@ class Upstream:
                                          headers=headers, content=parts.content, timeout=self.timeout)
 
     async def send(self, parts: RequestParts, base_url: str, on_event: EventHandler | None = None) -> Reply:
-        """Send one request to `base_url` and read at most `max_response_bytes` of the answer, secrets masked.
+        """Send one request to `base_url` and read at most `max_response_bytes` of the decoded answer, secrets
+        masked, all within `timeout` seconds: connecting, redirects and reading together.
 
         A successful text/event-stream answer is handed to `on_event` event by event instead of being
         kept (the Reply's body is then empty and `streamed` is true).
         """
-        redact = self.redactor.text
         try:
             request = self._request(parts, base_url)
         except (httpx.InvalidURL, UnicodeEncodeError, ValueError) as exc:
-            raise UpstreamError(redact(f"the request could not be built ({exc}); check the arguments")) from None
-        target = f"{request.method} {request.url.copy_with(query=None)}"
-        try:
-            response = await self._follow(request)
-        except httpx.TimeoutException:
-            raise UpstreamError(
-                f"{target} timed out after {self.timeout:g}s; the upstream may be slow or down, try again later"
-            ) from None
-        except httpx.ConnectError:
-            raise UpstreamError(f"{target}: could not connect to the upstream; check the base URL and "
-                                f"that the service is running") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamError(redact(f"{target} failed: {type(exc).__name__}: {exc}")) from None
+            raise UpstreamError(self.redactor.text(f"the request could not be built ({exc}); check the arguments")
+                                ) from None
+        hops = [request]
+        with anyio.move_on_after(self.timeout):
+            try:
+                return await self._exchange(hops, on_event)
+            except httpx.HTTPError as exc:
+                raise UpstreamError(self.redactor.text(self._failure(hops, exc))) from None
+        raise UpstreamError(self._timed_out(request))
+
+    async def _exchange(self, hops: list[httpx.Request], on_event: EventHandler | None) -> Reply:
+        """The whole call: send, follow redirects, read the answer."""
+        response = await self._follow(hops)
         url = str(response.request.url.copy_with(query=None))
         try:
             if on_event is not None and essence(response.headers.get("content-type", "")) == "text/event-stream" \
                     and response.status_code < 400:
-                total = await _read_events(response, on_event, self.redactor)
+                total = await self._read_events(response, on_event)
                 return Reply(response.status_code, response.reason_phrase, response.headers, b"", total, url,
-                             streamed=True)
-            body, total, size_known = await self._read_capped(response)
-        except httpx.TimeoutException:
-            raise UpstreamError(f"{target} timed out while reading the answer") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamError(redact(f"{target}: reading the answer failed ({type(exc).__name__})")) from None
+                             streamed=True, size_known=total <= self.stream_limit)
+            body, total, size_known = await self._read_body(response)
+        except _Undecodable as exc:
+            raise UpstreamError(f"{_line(hops[0])}: the upstream answered HTTP {response.status_code} with {exc}"
+                                ) from None
         finally:
-            await response.aclose()
+            await _release(response)
         masked = self.redactor.bytes(body)  # whatever the media type: a key inside a blob is still a key
         return Reply(response.status_code, response.reason_phrase, response.headers, masked,
                      total - len(body) + len(masked), url, size_known=size_known)
 
-    async def _read_capped(self, response: httpx.Response) -> tuple[bytes, int, bool]:
-        """The first `max_response_bytes` + 1 bytes, how many the upstream sent or announced, and whether
-        that is the whole size (not when the read stopped early with no Content-Length)."""
-        body = bytearray()
-        total = 0
-        async for chunk in response.aiter_bytes():
-            total += len(chunk)
-            room = self.max_response_bytes + 1 - len(body)
-            if room > 0:
-                body += chunk[:room]
-            if len(body) > self.max_response_bytes:
-                announced = response.headers.get("content-length", "")
-                if announced.isdigit():
-                    return bytes(body), max(total, int(announced)), True
-                return bytes(body), total, False  # stop reading: the rest would be thrown away
-        return bytes(body), total, True
+    async def _decoded(self, response: httpx.Response, limit: int) -> AsyncIterator[bytes]:
+        """The answer with its content codings undone, piece by piece, `limit` + 1 bytes at most: the byte
+        past the limit tells that there was more, and nothing beyond it is read or decoded."""
+        decoder = _Decoder(response.headers.get("content-encoding", ""))
+        room = limit + 1
+        async for raw in response.aiter_raw():
+            for piece in decoder.decode(raw):
+                yield piece[:room]
+                room -= len(piece)
+                if room <= 0:
+                    return
 
-    async def _follow(self, request: httpx.Request) -> httpx.Response:
-        """Send, following redirects by hand: auth, profile headers and cookies go to the first origin only."""
-        response = await self.client.send(request, stream=True, follow_redirects=False)
-        for _ in range(MAX_REDIRECTS):
-            if not response.has_redirect_location:
-                return response
-            await response.aclose()
-            response = await self.client.send(self._redirected(response), stream=True, follow_redirects=False)
-        if not response.has_redirect_location:
-            return response
-        await response.aclose()
-        raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=response.request)
+    async def _read_body(self, response: httpx.Response) -> tuple[bytes, int, bool]:
+        """The first `max_response_bytes` + 1 decoded bytes, how many the upstream sent or announced, and whether
+        that is the whole size: not when the read stopped early, unless an unencoded answer announced its length
+        (an encoded one announces the length of its encoded form)."""
+        body = b"".join([piece async for piece in self._decoded(response, self.max_response_bytes)])
+        if len(body) <= self.max_response_bytes:
+            return body, len(body), True
+        announced = response.headers.get("content-length", "")
+        if announced.isdigit() and "content-encoding" not in response.headers:
+            return body, max(len(body), int(announced)), True
+        return body, len(body), False
+
+    async def _read_events(self, response: httpx.Response, on_event: EventHandler) -> int:
+        """Feed `on_event` the events that end within the first `stream_limit` bytes of the stream, secrets
+        masked; how many bytes were read (one past the limit when there were more, and the rest was left)."""
+        parser = SSEParser()
+        total = 0
+        async for piece in self._decoded(response, self.stream_limit):
+            for event, data in parser.feed(piece[:self.stream_limit - total]):
+                await on_event(event, self.redactor.text(data))
+            total += len(piece)
+        if total <= self.stream_limit:  # a cut stream's last event is unfinished: it is not handed over
+            for event, data in parser.close():
+                await on_event(event, self.redactor.text(data))
+        return total
+
+    @property
+    def stream_limit(self) -> int:
+        """How much of an event stream is read: a multiple of `max_response_bytes`, as a stream spends tens of
+        bytes of framing on each token it carries; the assembled result is then held to `max_response_bytes`."""
+        return self.max_response_bytes * STREAM_BYTES_PER_RESULT_BYTE
+
+    async def _follow(self, hops: list[httpx.Request]) -> httpx.Response:
+        """Send `hops[0]`, following redirects by hand, each one appended to `hops`: auth, profile headers and
+        cookies go to the first origin only."""
+        response = await self.client.send(hops[0], stream=True, follow_redirects=False)
+        while response.has_redirect_location:
+            await _release(response)
+            if len(hops) > MAX_REDIRECTS:
+                raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=response.request)
+            hops.append(self._redirected(response))
+            response = await self.client.send(hops[-1], stream=True, follow_redirects=False)
+        return response
 
     def _redirected(self, response: httpx.Response) -> httpx.Request:
         previous = response.request
@@ -128,6 +160,45 @@ class Upstream:
                 headers.pop(name, None)
         content = previous.content if method == previous.method and previous.content else None
         return self.client.build_request(method, url, headers=headers, content=content, timeout=self.timeout)
+
+    def _failure(self, hops: list[httpx.Request], exc: httpx.HTTPError) -> str:
+        """What went wrong, and where: at the base URL, or at the redirect target the call was sent on to."""
+        target = _line(hops[0])
+        if isinstance(exc, httpx.TimeoutException):
+            return self._timed_out(hops[0])
+        if len(hops) == 1:
+            if isinstance(exc, httpx.ConnectError):
+                return (f"{target}: could not connect to the upstream; check the base URL and that the service is "
+                        "running")
+            return f"{target} failed: {type(exc).__name__}: {exc}"
+        hop = f"its redirect target {_line(hops[-1])}"
+        if isinstance(exc, httpx.ConnectError):
+            return (f"{target}: could not connect to {hop}; the upstream redirected the call to a service that is "
+                    "down or unreachable")
+        return f"{target} failed at {hop}: {type(exc).__name__}: {exc}"
+
+    def _timed_out(self, request: httpx.Request) -> str:
+        """The call ran out of time: the limit, what it covers, and what to do."""
+        return (f"{_line(request)} timed out after {self.timeout:g}s: the whole call (connecting, redirects, reading "
+                "the answer) took longer than the profile's timeout; the upstream may be slow or down, try again "
+                "later or ask for less")
+
+
+def _line(request: httpx.Request) -> str:
+    """`METHOD URL`, without the query: a key placed there never reaches a message."""
+    return f"{request.method} {request.url.copy_with(query=None)}"
+
+
+async def _release(response: httpx.Response) -> None:
+    """Close `response`, even past the call's deadline. An answer that has no body by HTTP's framing (to HEAD;
+    1xx, 204, 304) closes its connection too: bytes an upstream sent after it would be read, on a reused
+    connection, as the next call's answer."""
+    with anyio.CancelScope(shield=True):
+        if response.request.method == "HEAD" or response.status_code < 200 or response.status_code in (204, 304):
+            stream = response.extensions.get("network_stream")  # httpcore's connection; absent in other transports
+            if stream is not None:
+                await stream.aclose()
+        await response.aclose()
 
 
 def _merged(*layers: dict[str, str]) -> dict[str, str]:
@@ -148,16 +219,61 @@ def _same_origin(first: httpx.URL, then: httpx.URL) -> bool:
     return first.scheme == "http" and then.scheme == "https" and first.port in (None, 80) and then.port in (None, 443)
 
 
-async def _read_events(response: httpx.Response, on_event: EventHandler, redactor: Redactor) -> int:
-    """Feed a server-sent event stream to `on_event`, secrets masked; stops after MAX_STREAM_BYTES."""
-    parser = SSEParser()
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        for event, data in parser.feed(chunk):
-            await on_event(event, redactor.text(data))
-        if total > MAX_STREAM_BYTES:
-            break
-    for event, data in parser.close():
-        await on_event(event, redactor.text(data))
-    return total
+class _Undecodable(Exception):
+    """An answer body that cannot be decoded; the text completes "the upstream answered HTTP N with ..."."""
+
+
+class _Decoder:
+    """Undoes an answer's content codings, the last applied first. Each layer makes at most DECODE_STEP bytes at a
+    time, and only when the next one asks: a few compressed bytes never expand past what the reader takes."""
+
+    def __init__(self, content_encoding: str) -> None:
+        codings = [c.strip().lower() for c in content_encoding.split(",")]
+        codings = [c for c in codings if c not in ("", "identity")]
+        self._unknown = [c for c in codings if c not in _WBITS]
+        self._layers = [_Inflater(c) for c in reversed(codings) if c in _WBITS]
+
+    def decode(self, raw: bytes) -> Iterator[bytes]:
+        """`raw`, decoded lazily, piece by piece."""
+        if self._unknown and raw:
+            raise _Undecodable(f"Content-Encoding {', '.join(map(repr, self._unknown))}, which mcp-gateway cannot "
+                               f"decode (it asks for {ACCEPT_ENCODING})")
+        pieces: Iterator[bytes] = iter((raw,))
+        for layer in self._layers:
+            pieces = layer.inflate(pieces)
+        return pieces
+
+
+class _Inflater:
+    """One gzip or deflate layer, on zlib with a bound on each call's output."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._zlib = zlib.decompressobj(_WBITS[coding])
+        self._may_be_raw = coding == "deflate"  # until its first bytes decode: some servers send raw deflate
+
+    def inflate(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        """`pieces` decoded, DECODE_STEP bytes at most at a time, taking each piece only when the last is used up;
+        nothing after the end of the compressed data."""
+        for data in pieces:
+            while not self._zlib.eof:
+                out = self._decompress(data)
+                data = self._zlib.unconsumed_tail
+                if out:
+                    yield out
+                if not data and len(out) < DECODE_STEP:  # input used up, and no output held back
+                    break
+            if self._zlib.eof:
+                return
+
+    def _decompress(self, data: bytes) -> bytes:
+        try:
+            out = self._zlib.decompress(data, DECODE_STEP)
+        except zlib.error as exc:
+            if not self._may_be_raw:
+                raise _Undecodable(f"a corrupt {self.coding} body ({exc})") from None
+            self._may_be_raw = False
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self._decompress(data)
+        self._may_be_raw = False
+        return out

@@ -72,10 +72,14 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve_http(args: list[str], env: dict[str, str] | None = None) -> AsyncIterator[str]:
-    """`python -m mcp_gateway serve ARGS --transport http` on a free port; yields the MCP endpoint URL."""
+async def serve_http(args: list[str], env: dict[str, str] | None = None,
+                     errlog: IO[str] | None = None) -> AsyncIterator[str]:
+    """`python -m mcp_gateway serve ARGS --transport http` on a free port; yields the MCP endpoint URL.
+
+    The server's stderr goes to `errlog` when given (the caller reads it), else to a file of its own."""
     port = free_port()
-    errlog = tempfile.TemporaryFile("w+", encoding="utf-8")
+    own_errlog = errlog is None
+    errlog = errlog or tempfile.TemporaryFile("w+", encoding="utf-8")
     process = subprocess.Popen([*GATEWAY, "serve", *args, "--transport", "http", "--port", str(port)],
                                env=env or server_env(), cwd=str(ROOT), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=errlog)
@@ -90,7 +94,8 @@ async def serve_http(args: list[str], env: dict[str, str] | None = None) -> Asyn
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        errlog.close()
+        if own_errlog:
+            errlog.close()
 
 
 async def _wait_healthy(base: str, process: subprocess.Popen[bytes], errlog: IO[str]) -> None:

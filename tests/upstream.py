@@ -7,9 +7,12 @@ Tests may also queue canned replies with `reply(...)`.
 
 from __future__ import annotations
 
+import gzip
 import json
+import struct
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
@@ -166,3 +169,19 @@ class RecordingUpstream(LocalServer):
             return 200, js, b"this is not json"
         echo = {"method": record.method, "path": path, "query": record.raw_query}
         return 200, js, json.dumps(echo).encode()
+
+
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # deflate, no name, no time, best compression
+
+
+def gzip_bomb(size: int, fill: bytes = b"0") -> bytes:
+    """`size` bytes (a whole number of MiB) of `fill`, gzipped twice (`Content-Encoding: gzip, gzip`): 1 GiB is
+    2.5 KB on the wire and made in a quarter of a second, as each full-flushed MiB deflates to the same block."""
+    mib = fill * (1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = deflate.compress(mib) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(size >> 20):
+        crc = zlib.crc32(mib, crc)
+    inner = GZIP_HEADER + block * (size >> 20) + deflate.flush() + struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return gzip.compress(inner, 9, mtime=0)

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin
 
 from mcp_gateway.errors import DocumentError
-from mcp_gateway.spec.load import fetch_text, is_url, parse_text
+from mcp_gateway.spec.load import is_url, load_referenced
 
 BUNDLE_KEY = "x-bundled"
 
@@ -40,7 +40,7 @@ class _Bundler:
             candidate = f"{stem}_{n}"
         self.ids[location] = candidate
         try:
-            content = parse_text(fetch_text(location, self.timeout), location)
+            content = load_referenced(location, self.timeout)
         except DocumentError:
             self.ids[location] = None
             return None

@@ -165,6 +165,13 @@ def test_bytes_over_the_cap_become_a_note_and_no_blob(content_type: str) -> None
     assert "5,000 bytes" in text and content_type in text and "not returned" in text
 
 
+def test_bytes_cut_at_an_unknown_size_are_more_than_the_cut() -> None:
+    cut = Reply(status=200, reason="OK", headers=httpx.Headers({"content-type": "application/pdf"}), body=b"\0" * 1_001,
+                total_bytes=1_001, url=URL, size_known=False)
+    text = only_text(render_success(tool(), cut, 1_000))
+    assert "more than 1,000 bytes" in text and "1,001" not in text and "not returned" in text
+
+
 def test_json_over_the_cap_is_cut_text_without_structured_content() -> None:
     body = json.dumps([{"id": i, "name": f"pet {i}"} for i in range(200)]).encode()
     result = render_success(tool(), reply(body, "application/json"), 500)
@@ -297,12 +304,41 @@ def test_error_result() -> None:
     assert result.is_error and only_text(result) == "pets failed: try again"
 
 
+def streamed(total: int, cap: int) -> Reply:
+    """An event stream of `total` bytes read up to a limit of `cap` (+ 1), as Upstream reports it."""
+    return Reply(status=200, reason="OK", headers=httpx.Headers({"content-type": "text/event-stream"}), body=b"",
+                 total_bytes=total, url=URL, streamed=True, size_known=total <= cap)
+
+
+def completion(content: str) -> dict[str, Any]:
+    return {"object": "chat.completion", "choices": [{"message": {"role": "assistant", "content": content}}]}
+
+
 def test_render_stream_is_compact_text_and_structure() -> None:
-    assembled = {"object": "chat.completion", "choices": [{"message": {"role": "assistant", "content": "Hé"}}]}
-    result = render_stream(assembled)
+    result = render_stream(tool(), streamed(500, 1_000), completion("Hé"), 1_000)
     assert only_text(result) == ('{"object":"chat.completion",'
                                  '"choices":[{"message":{"role":"assistant","content":"Hé"}}]}')
-    assert result.structured_content == assembled and not result.is_error
+    assert result.structured_content == completion("Hé") and not result.is_error
+
+
+@pytest.mark.parametrize("schema", [None, SCHEMA])
+def test_stream_cut_at_its_limit_says_so_and_keeps_no_partial_structure(schema: dict[str, Any] | None) -> None:
+    result = render_stream(tool(schema), streamed(1_001, 1_000), completion("Hel"), 1_000)
+    text = only_text(result)
+    shown, note = text.split("\n\n[truncated: ", 1)
+    assert shown == json.dumps(completion("Hel"), separators=(",", ":"))
+    assert note.startswith("the event stream went on past 1,000 bytes") and "first 1,000" in note
+    assert result.structured_content == ({} if schema else None) and not result.is_error
+
+
+@pytest.mark.parametrize(("total", "said"), [(160, "the assembled result was 915 bytes"),
+                                            (501, "the event stream went on past 500 bytes")])
+def test_assembled_stream_over_the_cap_is_cut_to_it(total: int, said: str) -> None:
+    events = {"events": ["\u0001" * 150]}  # 150 bytes on the wire, 900 and more as JSON text
+    result = render_stream(tool(), streamed(total, 500), events, 500)
+    shown, note = only_text(result).split("\n\n[truncated: ", 1)
+    assert len(shown.encode()) <= 500 and shown.startswith('{"events":["\\u0001')
+    assert said in note and result.structured_content is None
 
 
 # -- redaction of results -----------------------------------------------------------------------------------

@@ -1,14 +1,19 @@
-"""Unit tests of Upstream against httpx.MockTransport: credentials, URLs, redirects, the size cap, masking, errors."""
+"""Unit tests of Upstream against httpx.MockTransport: credentials, URLs, redirects, the size cap, content codings,
+the call's deadline, masking, errors, connections that must not be reused."""
 
 from __future__ import annotations
 
 import base64
+import gzip
 import re
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 import mcp_types as types
 import pytest
@@ -21,6 +26,7 @@ from mcp_gateway.profile import Auth
 from mcp_gateway.redaction import Redactor
 from mcp_gateway.response import render_success
 from mcp_gateway.upstream import Upstream
+from tests.upstream import gzip_bomb
 
 pytestmark = pytest.mark.anyio
 
@@ -49,16 +55,22 @@ class Recorded:
     auth: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     max_bytes: int = 10_000
+    timeout: float = 5.0
     requests: list[httpx.Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         credentials = Credentials(Auth.model_validate(self.auth))
         client = httpx.AsyncClient(transport=httpx.MockTransport(self._record))
-        self.upstream = Upstream(credentials, self.headers, Redactor(credentials.secrets), 5.0, self.max_bytes, client)
+        self.upstream = Upstream(credentials, self.headers, Redactor(credentials.secrets), self.timeout,
+                                 self.max_bytes, client)
 
     def _record(self, request: httpx.Request) -> httpx.Response:
+        """The handler's answer as a real transport hands it over: unread (`httpx.Response(content=...)` reads
+        and decodes itself at once)."""
         self.requests.append(request)
-        return self.handler(request)
+        answer = self.handler(request)
+        return httpx.Response(answer.status_code, headers=answer.headers, stream=answer.stream,
+                              extensions=answer.extensions)
 
     async def send(self, parts: RequestParts | None = None, base_url: str = BASE,
                    on_event: Callable[[str, str], Awaitable[None]] | None = None) -> Reply:
@@ -222,6 +234,20 @@ async def test_ten_redirects_are_followed() -> None:
     assert reply.status == 200 and reply.body == b"arrived"
 
 
+async def test_a_redirect_target_that_is_down_is_named_as_such() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "other.test":
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(302, headers={"location": "http://other.test/next?token=t-1"})
+
+    with pytest.raises(UpstreamError) as raised:
+        await Recorded(handler).send(RequestParts("GET", "/start"))
+    text = str(raised.value)
+    assert text.startswith(f"GET {BASE}/start")
+    assert "redirect target GET http://other.test/next" in text and "could not connect" in text
+    assert "t-1" not in text and "check the base URL" not in text
+
+
 # -- size cap -----------------------------------------------------------------------------------------------------
 
 PAYLOAD = b"".join(bytes([65 + i % 26]) * 100 for i in range(50))  # 5,000 bytes in 50 chunks
@@ -260,6 +286,76 @@ async def test_cut_chunked_answer_is_not_reported_smaller_than_it_was() -> None:
     said = re.search(r"the response was (more than )?([\d,]+) bytes", block.text)
     assert said is not None
     assert said.group(1) or int(said.group(2).replace(",", "")) == 5_000
+
+
+# -- content codings ------------------------------------------------------------------------------------------
+
+
+def encoded(body: bytes, encoding: str, content_type: str = "text/plain") -> Handler:
+    """An answer whose body is sent exactly as given, under `Content-Encoding: encoding`."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": content_type, "content-encoding": encoding, "content-length": str(len(body))}
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(body))
+    return handler
+
+
+def raw_deflate(data: bytes) -> bytes:
+    deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return deflate.compress(data) + deflate.flush()
+
+
+@pytest.mark.parametrize(("encoding", "encode"), [
+    ("gzip", gzip.compress),
+    ("x-gzip", gzip.compress),
+    ("deflate", zlib.compress),
+    ("deflate", raw_deflate),  # what some servers send as deflate
+    ("gzip, gzip", lambda data: gzip.compress(gzip.compress(data))),
+    ("deflate, GZIP", lambda data: gzip.compress(zlib.compress(data))),  # applied in order, undone last first
+    ("identity", lambda data: data),
+    ("", lambda data: data),
+], ids=["gzip", "x-gzip", "deflate", "raw-deflate", "gzip-gzip", "deflate-gzip", "identity", "none"])
+async def test_encoded_answer_is_decoded_layer_by_layer(encoding: str, encode: Callable[[bytes], bytes]) -> None:
+    recorded = Recorded(encoded(encode(PAYLOAD), encoding))
+    reply = await recorded.send()
+    assert reply.body == PAYLOAD and reply.total_bytes == 5_000 and reply.size_known
+    assert recorded.requests[0].headers["accept-encoding"] == "gzip, deflate"  # what it can decode, no more
+
+
+async def test_decompression_bomb_is_decoded_no_further_than_the_cap() -> None:
+    recorded = Recorded(encoded(gzip_bomb(256 << 20), "gzip, gzip"), max_bytes=10_000)
+    tracemalloc.start()
+    try:
+        reply = await recorded.send()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert reply.body == b"0" * 10_001 and not reply.size_known
+    assert peak < 4 << 20  # 256 MiB decoded at once would be 256 MiB
+
+
+async def test_cut_encoded_answer_is_more_than_the_cut_never_its_encoded_length() -> None:
+    reply = await Recorded(encoded(gzip.compress(PAYLOAD * 20), "gzip"), max_bytes=1_000).send()
+    assert len(reply.body) == 1_001 and not reply.size_known  # Content-Length counts the gzip bytes
+    tool = CompiledTool("get_pets", None, "", {"type": "object"}, None, {}, CallPlan("GET", "/pets"), "GET /pets")
+    [block] = render_success(tool, reply, 1_000).content
+    assert isinstance(block, types.TextContent) and "the response was more than 1,000 bytes" in block.text
+
+
+@pytest.mark.parametrize(("encoding", "body", "expected"), [
+    ("br", b"\x1b\x03\x00\xf8\xa5\x00\x04", ["'br'", "cannot decode", "HTTP 200"]),
+    ("gzip, zstd", b"\x28\xb5\x2f\xfd", ["'zstd'", "cannot decode"]),
+    ("gzip", b"plainly not gzip", ["a corrupt gzip body", "HTTP 200"]),
+])
+async def test_undecodable_answer_is_a_clear_error(encoding: str, body: bytes, expected: list[str]) -> None:
+    with pytest.raises(UpstreamError) as raised:
+        await Recorded(encoded(body, encoding)).send()
+    text = str(raised.value)
+    assert text.startswith(f"GET {BASE}/pets") and all(part in text for part in expected)
+
+
+async def test_unknown_encoding_of_no_body_is_no_error() -> None:
+    reply = await Recorded(encoded(b"", "br")).send(RequestParts("HEAD", "/pets"))
+    assert reply.status == 200 and reply.body == b""
 
 
 # -- secrets in answers -----------------------------------------------------------------------------------------
@@ -315,6 +411,61 @@ async def test_event_stream_is_read_as_a_body_without_a_listener_or_on_error(sta
     assert reply.body == SSE.replace(KEY.encode(), b"***")
 
 
+EVENT = b'data: {"n": 1, "pad": "' + b"x" * 73 + b'"}\n\n'  # 100 bytes
+
+
+async def test_event_stream_stops_at_its_limit_and_keeps_only_whole_events_within_it() -> None:
+    pulled: list[int] = []
+
+    async def stream() -> AsyncIterator[bytes]:
+        for i in range(1_000):
+            pulled.append(i)
+            yield EVENT
+
+    events: list[tuple[str, str]] = []
+
+    async def on_event(event: str, data: str) -> None:
+        events.append((event, data))
+
+    recorded = Recorded(lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"}, content=stream()),
+                        max_bytes=79)  # a stream is read up to 64 times the cap: 5,056 bytes
+    reply = await recorded.send(on_event=on_event)
+    assert reply.streamed and reply.total_bytes > 5_056 and not reply.size_known
+    assert len(events) == 50  # the 51st event is only half inside the limit
+    assert len(pulled) < 60  # reading stopped there
+
+
+# -- the call's deadline --------------------------------------------------------------------------------------
+
+
+def dripping(content_type: str, piece: bytes, pulled: list[int]) -> Handler:
+    """An answer that sends `piece` every 20 ms, 250 times: each read is quick, the whole is 5 s."""
+    async def drip() -> AsyncIterator[bytes]:
+        for i in range(250):
+            pulled.append(i)
+            await anyio.sleep(0.02)
+            yield piece
+    return lambda request: httpx.Response(200, headers={"content-type": content_type}, content=drip())
+
+
+@pytest.mark.parametrize(("content_type", "piece"), [
+    ("text/plain", b"x"),
+    ("text/event-stream", b": keep-alive\n\n"),
+], ids=["one-byte-at-a-time", "keep-alive-comments"])
+async def test_timeout_bounds_the_whole_call_not_each_read(content_type: str, piece: bytes) -> None:
+    async def on_event(event: str, data: str) -> None:
+        raise AssertionError("a comment is no event")
+
+    pulled: list[int] = []
+    recorded = Recorded(dripping(content_type, piece, pulled), timeout=0.3)
+    with pytest.raises(UpstreamError) as raised:
+        await recorded.send(on_event=on_event)
+    text = str(raised.value)
+    assert text.startswith(f"GET {BASE}/pets timed out after 0.3s") and "the whole call" in text
+    assert "try again later" in text
+    assert len(pulled) < 250
+
+
 # -- failures ----------------------------------------------------------------------------------------------------
 
 
@@ -346,3 +497,29 @@ async def test_invalid_header_value_from_an_argument_is_an_error_without_the_key
     with pytest.raises(UpstreamError, match="check the arguments") as raised:
         await recorded.send(RequestParts("GET", "/pets", headers={"X-Note": "café"}))
     assert KEY not in str(raised.value) and recorded.requests == []
+
+
+# -- connections ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NetworkStream:
+    """Stands in for the connection httpcore hands over as the `network_stream` extension."""
+
+    closed: bool = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(("method", "status", "closed"), [
+    ("GET", 204, True), ("DELETE", 204, True), ("GET", 304, True), ("GET", 101, True), ("HEAD", 200, True),
+    ("GET", 200, False), ("POST", 201, False),
+])
+async def test_an_answer_that_cannot_have_a_body_never_goes_back_to_the_pool(method: str, status: int,
+                                                                             closed: bool) -> None:
+    """Bytes after such an answer would be read as the next call's answer on a reused connection."""
+    stream = NetworkStream()
+    recorded = Recorded(lambda r: httpx.Response(status, extensions={"network_stream": stream}))
+    await recorded.send(RequestParts(method, "/pets"))
+    assert stream.closed is closed
