@@ -15,6 +15,7 @@ from mcp_gateway.errors import UpstreamError
 from mcp_gateway.exchange import Reply, RequestParts
 from mcp_gateway.media import essence
 from mcp_gateway.redaction import Redactor
+from mcp_gateway.request import url_for
 from mcp_gateway.streaming import SSEParser
 
 EventHandler = Callable[[str, str], Awaitable[None]]
@@ -42,9 +43,8 @@ class Upstream:
         cookies = parts.cookies + self.credentials.cookies
         if cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies)
-        path = parts.path if parts.path.startswith("/") else "/" + parts.path  # never a way off the base URL's host
         query: list[tuple[str, str | int | float | bool | None]] = [*parts.query, *self.credentials.query]
-        return self.client.build_request(parts.method, base_url.rstrip("/") + path, params=query or None,
+        return self.client.build_request(parts.method, url_for(base_url, parts.path), params=query or None,
                                          headers=headers, content=parts.content, timeout=self.timeout)
 
     async def send(self, parts: RequestParts, base_url: str, on_event: EventHandler | None = None) -> Reply:
