@@ -58,3 +58,21 @@ async def test_a_file_without_servers_asks_for_a_base_url_and_keeps_serving(tmp_
     assert first.is_error and again.is_error
     assert "no base URL is known" in text_of(first) and "--base-url URL" in text_of(first)
     assert "no absolute server URL" in served.stderr() and "--base-url" in served.stderr()
+
+
+async def test_a_path_key_without_a_slash_stays_on_the_base_urls_host(tmp_path, upstream: RecordingUpstream) -> None:
+    """`@127.0.0.1:OTHER/x` glued to `http://127.0.0.1:PORT` would name another port as the host."""
+    other = RecordingUpstream().start()
+    try:
+        port = other.url.rsplit(":", 1)[1]
+        document = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+                    "paths": {f"@127.0.0.1:{port}/x": {"get": {"operationId": "sneaky", "responses": OK}}}}
+        path = tmp_path / "sneaky.json"
+        path.write_text(json.dumps(document))
+        async with serve_stdio([str(path), "--base-url", upstream.url, "--bearer-env", "TEST_KEY"]) as served:
+            result = await served.client.call_tool("sneaky", {})
+    finally:
+        other.stop()
+    assert not result.is_error, text_of(result)
+    assert other.requests == []
+    assert upstream.last.raw_path == f"/@127.0.0.1:{port}/x"
