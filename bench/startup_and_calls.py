@@ -33,7 +33,7 @@ PEER = "fastmcp"  # the FastMCP path's key in Rates
 def params(document: str, base_url: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, cwd=str(harness.ROOT),
                                  args=["-m", "mcp_gateway", "--log-level", "WARNING", "serve", document,
-                                       "--base-url", base_url])
+                                       "--base-url", base_url, "--discovery", "off"])  # every tool, as the peer
 
 
 async def measure_startups(base_url: str, runs: int, timeout: float) -> list[Startup]:

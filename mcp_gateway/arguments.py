@@ -34,6 +34,21 @@ def unsendable(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
             yield from unsendable(item, f"{where}/{index}".lstrip("/"))
 
 
+def schema_problem(validator: Draft202012Validator, tool: str, arguments: dict[str, Any]) -> str | None:
+    """None when the arguments fit the schema and JSON can carry them, else a message naming the argument."""
+    error = best_match(validator.iter_errors(arguments))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path)
+        message = error.message if len(error.message) <= _MESSAGE_LIMIT else error.message[:_MESSAGE_LIMIT] + "…"
+    else:
+        where, message = next(unsendable(arguments), ("", ""))
+        if not message:
+            return None
+    subject = f"argument `{where}`" if where else "the arguments"
+    return (f"Invalid arguments for {tool}: {subject}: {message}. Nothing was sent upstream; "
+            f"fix the arguments to match the tool's inputSchema and call again.")
+
+
 class ArgumentChecker:
     """One compiled Draft 2020-12 validator per tool, made on the tool's first call (microseconds per call after)."""
 
@@ -56,14 +71,4 @@ class ArgumentChecker:
         else a message naming the argument and what to do."""
         validator, scalars = self._for(tool)
         arguments = coerce_arguments(arguments, scalars)
-        error = best_match(validator.iter_errors(arguments))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path)
-            message = error.message if len(error.message) <= _MESSAGE_LIMIT else error.message[:_MESSAGE_LIMIT] + "…"
-        else:
-            where, message = next(unsendable(arguments), ("", ""))
-            if not message:
-                return arguments, None
-        subject = f"argument `{where}`" if where else "the arguments"
-        return arguments, (f"Invalid arguments for {tool.name}: {subject}: {message}. Nothing was sent upstream; "
-                           f"fix the arguments to match the tool's inputSchema and call again.")
+        return arguments, schema_problem(validator, tool.name, arguments)

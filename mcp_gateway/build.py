@@ -15,6 +15,7 @@ import httpx
 from mcp_gateway.compile import Compilation, compile_document
 from mcp_gateway.compile.naming import NameRegistry
 from mcp_gateway.credentials import Credentials, has_control_character
+from mcp_gateway.discovery import Mode
 from mcp_gateway.errors import DocumentError, GatewayError, ProfileError
 from mcp_gateway.gateway import Api, Gateway
 from mcp_gateway.openapi import security_schemes
@@ -160,8 +161,8 @@ def build_api(profile: Profile, document: dict[str, Any], registry: NameRegistry
     return Api(profile, compilation, upstream)
 
 
-def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 500,
-                  client: httpx.AsyncClient | None = None, strict: bool = True) -> Gateway:
+def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 0,
+                  client: httpx.AsyncClient | None = None, strict: bool = True, discovery: Mode = "off") -> Gateway:
     """Load, compile and wire every target; a target that fails stops start-up with its reason."""
     registry = NameRegistry(64)
     shared = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
@@ -176,7 +177,7 @@ def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 5
         log.info("%s: %d tools from %d operations (%d skipped)", profile.name, len(compilation.tools),
                  compilation.operations, len(compilation.skipped))
         apis.append(api)
-    return Gateway(apis, page_size)
+    return Gateway(apis, page_size, discovery)
 
 
 def rebuild_api(api: Api, taken: Iterable[str], timeout: float) -> Api | None:

@@ -1,4 +1,5 @@
-"""The tools being served: found by name, listed in pages, with near names for a misspelt one."""
+"""The tools being served: found by name, listed (all, or what discovery mode shows) in pages, with near names
+for a misspelt one."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ Owner = TypeVar("Owner")
 class Catalog(Generic[Owner]):
     """Every tool with the thing that serves it (its API), in document order, and the tools/list pages."""
 
-    def __init__(self, entries: Iterable[tuple[CompiledTool, Owner]], page_size: int) -> None:
+    def __init__(self, entries: Iterable[tuple[CompiledTool, Owner]], page_size: int,
+                 listed: Iterable[dict[str, Any]] | None = None) -> None:
+        """`listed`: what tools/list shows (in discovery mode), when not every tool."""
         self.page_size = page_size
         self.entries: dict[str, tuple[CompiledTool, Owner]] = {tool.name: (tool, owner) for tool, owner in entries}
-        self._listed = [types.Tool.model_validate(tool.to_mcp()) for tool, _ in self.entries.values()]
+        shown = listed if listed is not None else (tool.to_mcp() for tool, _ in self.entries.values())
+        self._listed = [types.Tool.model_validate(tool) for tool in shown]
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -57,6 +57,12 @@ def _origin_value(value: str) -> str:
     return value
 
 
+def _discovery_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--discovery", choices=["auto", "on", "off"], default="auto",
+                        help="serve three meta-tools (search, describe, call) instead of one tool per operation: "
+                             "on, off, or auto (default: on above a profile's discovery_threshold, 100 tools)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcp-gateway", description="Serve any HTTP API described by OpenAPI as MCP tools.",
@@ -71,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
-    serve.add_argument("--page-size", type=int, default=500, help="tools per tools/list page; 0 for one page")
+    serve.add_argument("--page-size", type=int, default=0,
+                       help="tools per tools/list page (default 0: the whole list at once, as some clients "
+                            "never ask for a second page)")
+    _discovery_flag(serve)
     served = serve.add_argument_group(
         "HTTP Host and Origin checks (DNS-rebinding protection; loopback names are always accepted, and a --host "
         "other computers can reach needs --allow-host or --allow-any-host)")
@@ -88,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_argument("targets", nargs="+", metavar="TARGET")
     tools.add_argument("--json", action="store_true",
                        help="the JSON array of MCP Tool objects, as tools/list sends them")
+    _discovery_flag(tools)
     _target_flags(tools)
 
     call = commands.add_parser("call", help="make one tool call and print the result")
@@ -116,14 +126,18 @@ def _tool_json(gateway: Gateway) -> list[dict[str, Any]]:
 
 
 def run_tools(args: argparse.Namespace) -> int:
-    gateway = build_gateway(args.targets, _options(args), page_size=0, strict=False)
+    gateway = build_gateway(args.targets, _options(args), strict=False, discovery=args.discovery)
     if args.json:
         print(json.dumps(_tool_json(gateway), indent=2, ensure_ascii=False))
         return 0
-    for tool, _ in gateway.catalog.entries.values():
-        first = tool.description.split("\n", 1)[0][:70]
-        print(f"{tool.name:<40} {tool.operation:<45} {first}")
-    print(f"{len(gateway.catalog)} tools", file=sys.stderr)
+    listed, _ = gateway.catalog.page(None)
+    for tool in listed:
+        entry = gateway.catalog.get(tool.name)
+        first = (tool.description or "").split("\n", 1)[0][:70]
+        print(f"{tool.name:<40} {entry[0].operation if entry else '(meta-tool)':<45} {first}")
+    hidden = len(gateway.catalog) - sum(1 for tool in listed if gateway.catalog.get(tool.name))
+    print(f"{len(listed)} tools listed" + (f"; {hidden} more operations through search_operations" if hidden else ""),
+          file=sys.stderr)
     return 0
 
 
@@ -136,7 +150,7 @@ def run_call(args: argparse.Namespace) -> int:
     if not isinstance(arguments, dict):
         print("error: --args must be a JSON object, e.g. '{\"id\": 1}'", file=sys.stderr)
         return 2
-    gateway = build_gateway([args.target], _options(args), page_size=0)
+    gateway = build_gateway([args.target], _options(args))
 
     async def once() -> Any:
         try:
@@ -192,7 +206,7 @@ def run_serve(args: argparse.Namespace) -> int:
     # An HTTP bind without its Host checks is refused before any document is read.
     security = (transport_security(args.host, args.allow_host, args.allow_origin, args.allow_any_host)
                 if args.transport == "http" else None)
-    gateway = build_gateway(args.targets, _options(args), page_size=args.page_size)
+    gateway = build_gateway(args.targets, _options(args), page_size=args.page_size, discovery=args.discovery)
     if security is not None:
         anyio.run(serve_http, gateway, args.host, args.port, security)
     else:

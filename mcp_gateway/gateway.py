@@ -16,6 +16,7 @@ import mcp_types as types
 from mcp_gateway.arguments import ArgumentChecker
 from mcp_gateway.catalog import Catalog
 from mcp_gateway.compile import Compilation
+from mcp_gateway.discovery import DESCRIBE, META, SEARCH, Discovery, Mode, discovery_wanted, pinned
 from mcp_gateway.errors import UnknownTool, UpstreamError
 from mcp_gateway.plan import CompiledTool
 from mcp_gateway.profile import Profile
@@ -42,19 +43,33 @@ class Api:
 class Gateway:
     """All tools of all APIs, served by name."""
 
-    def __init__(self, apis: Iterable[Api], page_size: int = 500) -> None:
+    def __init__(self, apis: Iterable[Api], page_size: int = 0, discovery: Mode = "off") -> None:
         self.apis = list(apis)
         self.page_size = page_size
+        self.discovery_mode: Mode = discovery
         self.checker = ArgumentChecker()
-        self.catalog = self._catalog()
+        self._index()
 
-    def _catalog(self) -> Catalog[Api]:
-        return Catalog(((tool, api) for api in self.apis for tool in api.compilation.tools), self.page_size)
+    def _index(self) -> None:
+        """The catalog of every tool, and in discovery mode the meta-tools that list in their place."""
+        entries = [(tool, api) for api in self.apis for tool in api.compilation.tools]
+        self.discovery: Discovery | None = None
+        listed = None
+        if discovery_wanted(self.discovery_mode, [api.profile for api in self.apis], len(entries)):
+            self.discovery = Discovery([tool for tool, _ in entries])
+            listed = [*self.discovery.definitions(),
+                      *(tool.to_mcp() for tool, api in entries if pinned(api.profile, tool))]
+        self.catalog = Catalog(entries, self.page_size, listed)
+
+    def use_discovery(self, mode: Mode) -> None:
+        """Serve the meta-tools (`on`), every tool (`off`), or decide by the number of tools (`auto`)."""
+        self.discovery_mode = mode
+        self._index()
 
     def replace(self, old: Api, new: Api) -> None:
         """Serve `new` in place of `old` (a refreshed document), with a fresh index and fresh validators."""
         self.apis[self.apis.index(old)] = new
-        self.catalog = self._catalog()
+        self._index()
         self.checker.clear()
 
     async def call(self, name: str, arguments: dict[str, Any], progress: Progress | None = None
@@ -64,10 +79,34 @@ class Gateway:
         Raises UnknownTool when no tool has that name (a protocol error, not a tool's). An event-stream
         answer is assembled into one result; `progress` hears about each event.
         """
+        if self.discovery is not None and name in META:
+            return await self._meta(self.discovery, name, arguments, progress)
         entry = self.catalog.get(name)
         if entry is None:
             raise UnknownTool(name, self.catalog.closest(name))
-        tool, api = entry
+        return await self._guarded(*entry, arguments, progress)
+
+    async def _meta(self, discovery: Discovery, name: str, arguments: dict[str, Any], progress: Progress | None
+                    ) -> types.CallToolResult:
+        """A meta-tool's call: search, describe, or call an operation exactly as its direct tool would be."""
+        problem = discovery.problem(name, arguments)
+        if problem:
+            return error_result(problem)
+        if name == SEARCH:
+            return discovery.search(arguments)
+        if name == DESCRIBE:
+            return discovery.describe(arguments, self.catalog.closest)
+        entry = self.catalog.get(arguments["name"])
+        if entry is None:
+            closest = ", ".join(self.catalog.closest(arguments["name"])) or "none"
+            return error_result(f"No operation is named {arguments['name']!r} (closest: {closest}). "
+                                f"Use {SEARCH} to find the operation you need.")
+        return await self._guarded(*entry, arguments.get("arguments") or {}, progress)
+
+    async def _guarded(self, tool: CompiledTool, api: Api, arguments: dict[str, Any], progress: Progress | None
+                       ) -> types.CallToolResult:
+        """One operation's call with every failure turned into an isError result, and every secret masked."""
+        name = tool.name
         redactor = api.upstream.redactor
         try:
             result = await self._call(tool, api, arguments, progress)

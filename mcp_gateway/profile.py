@@ -86,6 +86,10 @@ class Profile(_Model):
     timeout: float = Field(30.0, gt=0, le=600)
     max_response_bytes: int = Field(262_144, ge=1024)
     refresh: float | None = Field(None, ge=1)
+    discovery: Literal["auto", "on", "off"] = "auto"  # serve search/describe/call meta-tools instead of every tool
+    # `auto`: more tools than this switch discovery on (VS Code takes 128 tools, Cursor sends its model ~40)
+    discovery_threshold: int = Field(100, ge=0)
+    pinned: list[str] = []  # globs on tool names or `METHOD /path`: direct tools beside the meta-tools
 
     @field_validator("tool_prefix")
     @classmethod
