@@ -8,6 +8,7 @@ from typing import Any, Literal
 from mcp_gateway.media import BodyKind
 
 Location = Literal["path", "query", "header", "cookie"]
+DEPRECATED = "[Deprecated] "  # what a deprecated operation's description starts with
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +75,20 @@ class CompiledTool:
     operation: str  # "METHOD /path", for messages and overrides
 
     def to_mcp(self) -> dict[str, Any]:
-        """The tool exactly as tools/list sends it (camelCase wire names)."""
+        """The tool exactly as tools/list sends it (camelCase wire names), with nothing said twice.
+
+        The title is left out when the description already starts with it: models are shown the
+        description, never the title, and clients that display a title fall back to the name.
+        """
         tool: dict[str, Any] = {"name": self.name}
-        if self.title:
+        if self.title and not self.description.removeprefix(DEPRECATED).startswith(self.title):
             tool["title"] = self.title
         tool["description"] = self.description
         tool["inputSchema"] = self.input_schema
         if self.output_schema is not None:
             tool["outputSchema"] = self.output_schema
-        tool["annotations"] = self.annotations
+        if self.annotations:
+            tool["annotations"] = self.annotations
         return tool
 
 

@@ -5,11 +5,10 @@ schemas stay `$ref`s and a thousand tools share the same converted objects. Unkn
 keywords are dropped rather than passed on: every emitted schema must be valid 2020-12.
 
 Inputs (`convert`) describe what a caller may send; `readOnly` properties are left out.
-Outputs (`shape`) are: a description of a response (properties, items, descriptions; no types
-  below the root, no `$defs`, references inlined to a fixed depth), so that a real upstream that
-  strays from its document never makes a client reject a result as not matching its
-  `outputSchema`, and so that richly linked documents (Stripe) do not give every tool a copy of
-  the whole document.
+Outputs (`shape`) are the shape of a response only (property names and items; no types, titles or
+descriptions, no `$defs`, references inlined to a fixed depth), so that a real upstream that strays
+from its document never makes a client reject a result as not matching its `outputSchema`, and so
+that richly linked documents (Stripe) do not give every tool a copy of the whole document's words.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ _NUMBER_KEYS = ("minimum", "maximum", "multipleOf")
 _COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
 _TEXT_KEYS = ("title", "description", "format", "contentMediaType", "contentEncoding")
 _BOOL_KEYS = ("uniqueItems", "deprecated", "readOnly", "writeOnly")
-_SHAPE_TEXT_KEYS = ("title", "description")
 
 
 def _is_number(value: Any) -> bool:
@@ -233,25 +231,17 @@ class SchemaConverter:
             out["prefixItems"] = [self._node(i, refs) for i in node["prefixItems"]]
 
     def shape(self, node: Any, depth: int = 1) -> dict[str, Any]:
-        """Output mode: what a response looks like, never what it must be; `depth` levels of references."""
+        """Output mode: the names a response has, never what they must hold; `depth` levels of references."""
         if not isinstance(node, dict):
             return {}
         ref = node.get("$ref")
         if isinstance(ref, str):
-            shape_key = (ref, depth)
-            if shape_key not in self._shapes:
-                self._shapes[shape_key] = {}  # a cycle within the depth budget ends here
-                try:
-                    target = lookup(self.document, ref)
-                    self._shapes[shape_key] = self.shape(target, depth - 1) if depth > 0 else _words_only(target)
-                except BaseException:
-                    del self._shapes[shape_key]
-                    raise
-            return self._shapes[shape_key]
+            if depth == 0:
+                return {}
+            if (ref, depth) not in self._shapes:  # every reference costs a level, so a cycle ends at depth 0
+                self._shapes[(ref, depth)] = self.shape(lookup(self.document, ref), depth - 1)
+            return self._shapes[(ref, depth)]
         out: dict[str, Any] = {}
-        for key in _SHAPE_TEXT_KEYS:
-            if isinstance(node.get(key), str):
-                out[key] = node[key]
         props = node.get("properties")
         if isinstance(props, dict):
             out["properties"] = {str(k): self.shape(v, depth) for k, v in props.items()}
@@ -263,9 +253,3 @@ class SchemaConverter:
                 if any(subs):
                     out["allOf" if key == "allOf" else "anyOf"] = subs
         return out
-
-
-def _words_only(node: Any) -> dict[str, Any]:
-    if not isinstance(node, dict):
-        return {}
-    return {key: node[key] for key in _SHAPE_TEXT_KEYS if isinstance(node.get(key), str)}

@@ -14,20 +14,22 @@ from mcp_gateway.compile.schema import SchemaConverter
 from mcp_gateway.errors import OperationSkipped
 from mcp_gateway.media import BodyKind, body_kind
 from mcp_gateway.openapi import METHODS, as_dict, as_list, as_text, server_url
-from mcp_gateway.plan import BodyPlan, CallPlan, CompiledTool, FieldEncoding, ParamBinding, Skipped
+from mcp_gateway.plan import DEPRECATED, BodyPlan, CallPlan, CompiledTool, FieldEncoding, ParamBinding, Skipped
 from mcp_gateway.profile import Override, Profile
 
 _LOCATIONS = ("path", "query", "header", "cookie")
 _DEFAULT_STYLE = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
 _TEMPLATE_VAR = re.compile(r"{([^{}]+)}")
+# MCP's defaults are left unsaid: not read-only, destructive, not idempotent, open world
+_DEFAULT_HINTS = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": False, "openWorldHint": True}
 _ANNOTATIONS = {
     "GET": {"readOnlyHint": True},
     "HEAD": {"readOnlyHint": True},
     "OPTIONS": {"readOnlyHint": True},
-    "POST": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False},
-    "PATCH": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False},
-    "PUT": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True},
-    "DELETE": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True},
+    "POST": {"destructiveHint": False},
+    "PATCH": {"destructiveHint": False},
+    "PUT": {"idempotentHint": True},
+    "DELETE": {"idempotentHint": True},
 }
 
 
@@ -39,14 +41,6 @@ class Compilation:
     skipped: tuple[Skipped, ...]
     operations: int
     default_base_url: str | None  # the document's first server, as written (it may be relative)
-
-
-
-
-
-
-
-
 
 
 def _names(operation_id: str, method: str, path: str) -> Iterator[str]:
@@ -83,8 +77,6 @@ class _Arguments:
         candidate = f"{prefix}_{base}"[:60] + f"_{n}"
         self.taken.add(candidate)
         return candidate
-
-
 
 
 _KIND_ORDER: dict[BodyKind, int] = {"json": 0, "form": 1, "multipart": 2, "text": 3, "binary": 4}
@@ -318,10 +310,7 @@ class _OperationCompiler:
         if self.profile.tool_prefix:
             candidates = (f"{self.profile.tool_prefix}_{name}" for name in candidates)
         summary = as_text(op.get("summary"))
-        annotations = dict(_ANNOTATIONS.get(method.upper(), {"readOnlyHint": False}))
-        annotations["openWorldHint"] = True
-        if override:
-            annotations.update(override.annotations)
+        annotations = {**_ANNOTATIONS.get(method.upper(), {}), **(override.annotations if override else {})}
         description = override.description if override and override.description else self.description(op, summary)
         output_schema = self.output_schema(op)
         return CompiledTool(
@@ -331,7 +320,7 @@ class _OperationCompiler:
             description=f"{description}\n\n{label}".strip(),
             input_schema=input_schema,
             output_schema=output_schema,
-            annotations=annotations,
+            annotations={key: value for key, value in annotations.items() if value != _DEFAULT_HINTS.get(key)},
             plan=CallPlan(method=method.upper(), path=path, params=tuple(bindings), body=body,
                           base_url=base_url, idempotency_header=idempotency_header),
             operation=label,
@@ -347,7 +336,7 @@ class _OperationCompiler:
         if len(joined) > limit:
             joined = joined[: limit - 1].rstrip() + "…"
         if op.get("deprecated") is True:
-            joined = f"[Deprecated] {joined}".strip()
+            joined = f"{DEPRECATED}{joined}".strip()
         return joined
 
 

@@ -21,9 +21,11 @@ def test_tools_json_is_what_tools_list_sends():
         assert tool["inputSchema"]["type"] == "object"
         assert tool["description"]
     by_name = {tool["name"]: tool for tool in tools}
-    assert by_name["getItem"]["annotations"]["readOnlyHint"] is True
+    assert by_name["getItem"]["annotations"] == {"readOnlyHint": True}  # MCP's defaults go unsaid
+    assert by_name["createItem"]["annotations"] == {"destructiveHint": False}
+    assert by_name["deleteItem"]["annotations"] == {"idempotentHint": True}  # destructive by default
+    assert by_name["getItem"]["description"].startswith("Get one item\n\n") and "title" not in by_name["getItem"]
     assert by_name["getItem"]["outputSchema"]["type"] == "object"
-    assert by_name["deleteItem"]["annotations"]["destructiveHint"] is True
 
 
 def test_a_profile_shapes_the_tools():
@@ -32,7 +34,8 @@ def test_a_profile_shapes_the_tools():
     tools = {tool["name"]: tool for tool in json.loads(done.stdout)}
     assert set(tools) == {"echo_fetch_item", "echo_read_text"}  # read_only, include, exclude, overrides
     assert tools["echo_fetch_item"]["description"] == "Fetch one item.\n\nGET /items/{id}"
-    assert tools["echo_fetch_item"]["annotations"]["idempotentHint"] is True
+    assert tools["echo_fetch_item"]["title"] == "Get one item"  # the profile's description does not say it
+    assert tools["echo_fetch_item"]["annotations"] == {"readOnlyHint": True, "idempotentHint": True}
 
 
 def test_call_exit_codes(upstream):

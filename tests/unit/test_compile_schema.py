@@ -147,6 +147,18 @@ def test_tools_carry_only_the_defs_they_reach_and_validate():
     assert tool["outputSchema"]["type"] == "object"
 
 
+def test_output_schemas_are_the_shape_without_types_or_words():
+    schemas = {"Tree": {"type": "object", "title": "Tree", "description": "A tree.", "required": ["name"],
+                        "properties": {"name": {"type": "string", "title": "Name", "description": "Its name."},
+                                       "kids": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}},
+                                       "tags": {"anyOf": [{"type": "string", "description": "One tag."},
+                                                          {"type": "array", "items": {"type": "string"}}]}}}}
+    compilation = compile_document(_document(schemas, {"type": "object"}, {"$ref": "#/components/schemas/Tree"}),
+                                   Profile(spec="x"))
+    assert compilation.tools[0].output_schema == {"type": "object", "properties": {  # a reference one level deep
+        "name": {}, "kids": {"items": {}}, "tags": {"anyOf": [{}, {"items": {}}]}}}
+
+
 def test_a_dangling_ref_skips_only_its_operation():
     document = _document({}, {"$ref": "#/components/schemas/Missing"})
     document["paths"]["/y"] = {"get": {"operationId": "fine", "responses": {"200": {"description": "ok"}}}}

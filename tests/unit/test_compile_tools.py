@@ -129,3 +129,35 @@ def test_a_profile_can_give_a_body_the_document_leaves_out():
     tool = compile_document(document, profile).tools[0]
     assert tool.plan.body.fields == (("input", "input"),) and tool.plan.body.media_type == "application/json"
     assert tool.input_schema["required"] == ["input"]
+
+
+def test_annotations_leave_mcp_defaults_unsaid():
+    ops = {method: {"responses": OK} for method in ("get", "post", "put", "patch", "delete", "trace")}
+    tools = compile_paths({"/x": ops})
+    assert {label: tool.annotations for label, tool in tools.items()} == {
+        "GET /x": {"readOnlyHint": True}, "POST /x": {"destructiveHint": False}, "PUT /x": {"idempotentHint": True},
+        "PATCH /x": {"destructiveHint": False}, "DELETE /x": {"idempotentHint": True}, "TRACE /x": {}}
+    assert "annotations" not in tools["TRACE /x"].to_mcp()
+
+
+def test_annotation_overrides_apply_before_defaults_are_left_out():
+    document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "paths": {"/x": {"get": {"responses": OK}, "post": {"responses": OK}}}}
+    closed = {"idempotentHint": True, "openWorldHint": False}
+    profile = Profile(spec="x", overrides={"GET /x": {"annotations": {"readOnlyHint": False}},
+                                           "POST /x": {"annotations": closed}})
+    tools = {tool.operation: tool.annotations for tool in compile_document(document, profile).tools}
+    assert tools == {"GET /x": {}, "POST /x": {"destructiveHint": False, **closed}}
+
+
+def test_a_title_the_description_starts_with_is_not_sent_twice():
+    ops = {"get": {"summary": "List pets", "description": "All of them.", "responses": OK},
+           "delete": {"summary": "Drop pets", "deprecated": True, "responses": OK},
+           "post": {"summary": "Add a pet", "responses": OK}}
+    document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/pets": ops}}
+    profile = Profile(spec="x", overrides={"POST /pets": {"description": "Adopt one."}})
+    listed = {tool.operation: tool.to_mcp() for tool in compile_document(document, profile).tools}
+    assert listed["GET /pets"]["description"] == "List pets\n\nAll of them.\n\nGET /pets"
+    assert listed["DELETE /pets"]["description"] == "[Deprecated] Drop pets\n\nDELETE /pets"
+    assert "title" not in listed["GET /pets"] and "title" not in listed["DELETE /pets"]
+    assert listed["POST /pets"]["title"] == "Add a pet"  # the profile's description does not say it
