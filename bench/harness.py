@@ -261,12 +261,18 @@ async def startup_run(params: StdioServerParameters, marker: str, result: Startu
 
 
 async def startup_series(result: Startup, params: StdioServerParameters, marker: str, sdk_runs: int, raw_runs: int,
-                         timeout: float, hook: SessionHook | None = None) -> Startup:
-    """Alternate raw and SDK-client start-ups; `hook` runs in the last SDK-client session. Stops at a failure."""
+                         timeout: float, hook: SessionHook | None = None,
+                         prepare: Callable[[], None] | None = None) -> Startup:
+    """Alternate raw and SDK-client start-ups, each after `prepare` (e.g. emptying a cache); `hook` runs in the last
+    SDK-client session. Stops at a failure."""
     for run in range(max(sdk_runs, raw_runs)):
         if run < raw_runs and not result.raw_error:
+            if prepare:
+                prepare()
             await raw_tool_list(params, result, timeout)
         if run < sdk_runs and not result.error:
+            if prepare:
+                prepare()
             await startup_run(params, marker, result, timeout, hook if run == sdk_runs - 1 else None)
     return result
 

@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/startup_and_calls.py [--peer run|cached|skip]
 
 Start-up is process start -> complete tools/list received by the official MCP client, for GitHub's
-(1,223 operations) and Stripe's documents. Calls go to GitHub's GET /repos/{owner}/{repo}/topics on a
+(1,223 operations) and Stripe's documents: the first start (an empty compile cache each run) and a cached one
+(the same document started before). Calls go to GitHub's GET /repos/{owner}/{repo}/topics on a
 fast local upstream (127.0.0.1), interleaved with direct httpx.AsyncClient calls to the same URL, with
 Gateway.call in-process, and (with --peer run) with the same tool through FastMCP.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,16 +33,28 @@ TOOL = "repos_get-all-topics"
 PEER = "fastmcp"  # the FastMCP path's key in Rates
 
 
-def params(document: str, base_url: str) -> StdioServerParameters:
+CACHED = " (cached)"  # the document label of a start whose compiled tools are in the compile cache
+
+
+def params(document: str, base_url: str, cache: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, cwd=str(harness.ROOT),
                                  args=["-m", "mcp_gateway", "--log-level", "WARNING", "serve", document,
-                                       "--base-url", base_url, "--discovery", "off"])  # every tool, as the peer
+                                       "--base-url", base_url, "--discovery", "off"],  # every tool, as the peer
+                                 env={"MCP_GATEWAY_CACHE_DIR": cache})
 
 
 async def measure_startups(base_url: str, runs: int, timeout: float) -> list[Startup]:
-    """SDK-client and raw start-ups on both documents, `runs` of each."""
-    return [await harness.startup_series(Startup(SERVER, key), params(str(DOCUMENTS[key]), base_url), MARKER,
-                                         runs, runs, timeout) for key in ("github", "stripe")]
+    """SDK-client and raw start-ups on both documents, `runs` of each: first starts, each with an empty compile
+    cache, then cached starts (the last first start left its entry)."""
+    results: list[Startup] = []
+    with tempfile.TemporaryDirectory() as cache:
+        for key in ("github", "stripe"):
+            server = params(str(DOCUMENTS[key]), base_url, cache)
+            results.append(await harness.startup_series(Startup(SERVER, key), server, MARKER, runs, runs, timeout,
+                                                        prepare=lambda: shutil.rmtree(cache, ignore_errors=True)))
+            results.append(await harness.startup_series(Startup(SERVER, key + CACHED), server, MARKER, runs, runs,
+                                                        timeout))
+    return results
 
 
 async def measure_calls(base_url: str, calls: int, concurrency: int, rounds: int, timeout: float,
@@ -92,8 +107,9 @@ async def measure_calls(base_url: str, calls: int, concurrency: int, rounds: int
 
     session = Startup(SERVER, "github")
     try:
-        await harness.startup_run(params(str(DOCUMENTS["github"]), base_url), MARKER, session, timeout, ours,
-                                  then_timeout=900)
+        with tempfile.TemporaryDirectory() as cache:
+            await harness.startup_run(params(str(DOCUMENTS["github"]), base_url, cache), MARKER, session, timeout,
+                                      ours, then_timeout=900)
     finally:
         await gateway.aclose()
     if session.error and not rates.error:
@@ -109,7 +125,7 @@ def comparison(ours: list[Startup], peer: list[Startup], calls: tuple[Rates, Rat
              f"mcp-gateway / FastMCP for calls/sec)"]
     by_doc = {r.document: r for r in peer}
     for mine in ours:
-        theirs = by_doc.get(mine.document)
+        theirs = by_doc.get(mine.document.removesuffix(CACHED))
         if theirs is None:
             continue
         sdk = (ratio(theirs.median_seconds, mine.median_seconds) if theirs.seconds

@@ -3,17 +3,20 @@ the secrets to mask, wired into a Gateway. Everything the runtime needs is decid
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpx
 
 from mcp_gateway.compile import Compilation, compile_document
 from mcp_gateway.compile.naming import NameRegistry
+from mcp_gateway.compile_cache import CompileCache, Entry, entry_key
 from mcp_gateway.credentials import Credentials, has_control_character
 from mcp_gateway.discovery import Mode
 from mcp_gateway.errors import DocumentError, GatewayError, ProfileError
@@ -21,11 +24,13 @@ from mcp_gateway.gateway import Api, Gateway
 from mcp_gateway.openapi import security_schemes
 from mcp_gateway.profile import Auth, Profile, env_values, expand_env, load_profile, looks_like_profile
 from mcp_gateway.redaction import Redactor
-from mcp_gateway.spec import read_document
-from mcp_gateway.spec.load import is_url
-from mcp_gateway.upstream import Upstream
+from mcp_gateway.spec import Parsed, deep_nesting_refused, parse_root, prepare, read_document
+from mcp_gateway.spec.load import cache_dir, is_url, load_source
+from mcp_gateway.upstream import LazyTransport, Upstream
 
 log = logging.getLogger("mcp_gateway")
+
+T = TypeVar("T")
 
 _SECRET_MIN_LENGTH = 8  # shorter values taken from the environment (a region, a version) are not masked
 
@@ -57,20 +62,21 @@ def profile_for(target: str, options: TargetOptions, single: bool) -> tuple[Prof
     return Profile(name=name, spec=target, base_url=options.base_url, auth=auth), False
 
 
-def read_spec(profile: Profile, timeout: float) -> dict[str, Any]:
-    """The profile's document, or its fallback (with a warning) when the document cannot be had."""
+def read_spec(profile: Profile, read: Callable[[str], T]) -> T:
+    """`read` of the profile's document, or of its fallback (with a warning) when the document cannot be had."""
     try:
-        return read_document(profile.spec, timeout=timeout)
+        return read(profile.spec)
     except DocumentError as exc:
         if not profile.spec_fallback:
             raise
         log.warning("%s; using the bundled copy %s instead", exc, profile.spec_fallback)
-        return read_document(profile.spec_fallback, timeout=timeout)
+        return read(profile.spec_fallback)
 
 
-def refine_auth(profile: Profile, options: TargetOptions, document: dict[str, Any]) -> Profile:
-    """For a bare document with `--api-key-env` and no header name, use the document's own apiKey scheme."""
-    keys = [s for s in security_schemes(document).values() if isinstance(s, dict) and s.get("type") == "apiKey"]
+def refine_auth(profile: Profile, options: TargetOptions, schemes: dict[str, Any]) -> Profile:
+    """For a bare document with `--api-key-env` and no header name, use the document's own apiKey scheme (one of
+    its security `schemes`)."""
+    keys = [s for s in schemes.values() if isinstance(s, dict) and s.get("type") == "apiKey"]
     if profile.auth.type != "api_key" or options.api_key_header or len(keys) != 1:
         return profile
     scheme = keys[0]
@@ -146,11 +152,44 @@ def _refuse(message: str, strict: bool) -> None:
     log.warning("%s", message)
 
 
-def build_api(profile: Profile, document: dict[str, Any], registry: NameRegistry, client: httpx.AsyncClient,
-              strict: bool) -> Api:
-    """One API: compiled, every tool's base URL decided, credentials read, secrets known."""
-    registry.limit = profile.name_limit
-    compilation = with_base_urls(profile, compile_document(document, profile, registry), strict)
+def compiled(profile: Profile, from_file: bool, options: TargetOptions, taken: Iterable[str], cache: CompileCache
+             ) -> tuple[Profile, Compilation]:
+    """A target's profile (a bare document's refined by the document's apiKey scheme) and its tools, named beside
+    the `taken` names of other targets: from the compile cache when the same document was compiled from the same
+    inputs before, else compiled now (the document dropped once done) and cached."""
+    names = sorted({name.lower() for name in taken})
+    inputs = [profile.model_dump(mode="json"), from_file, asdict(options), names]
+
+    def interpret(data: bytes, source: str) -> tuple[bytes | None, Entry | Parsed]:
+        key = entry_key(data, inputs)
+        return key, (cache.load(key) if key else None) or parse_root(data, source)
+
+    def read(source: str) -> tuple[bytes | None, Entry | dict[str, Any]]:
+        with deep_nesting_refused(source):
+            key, found = load_source(source, options.spec_timeout, interpret)
+            if isinstance(found, Entry):
+                return key, found
+            # compiled from other files too, which its key does not cover: not cached
+            return (None if found.refers_elsewhere else key), prepare(found, source, options.spec_timeout)
+
+    key, found = read_spec(profile, read)
+    schemes = found.security_schemes if isinstance(found, Entry) else security_schemes(found)
+    if not from_file:
+        profile = refine_auth(profile, options, schemes)
+    if isinstance(found, Entry):
+        log.debug("%s: tools from the compile cache", profile.name)
+        return profile, found.compilation
+    registry = NameRegistry(profile.name_limit)
+    registry.reserve(names)
+    compilation = compile_document(found, profile, registry)
+    if key is not None:
+        cache.store(key, Entry(compilation, schemes))
+    return profile, compilation
+
+
+def build_api(profile: Profile, compilation: Compilation, client: httpx.AsyncClient, strict: bool) -> Api:
+    """One API: every tool's base URL decided, credentials read, secrets known."""
+    compilation = with_base_urls(profile, compilation, strict)
     credentials = Credentials(profile.auth)
     for name in credentials.malformed:  # its value is never shown: it is a secret
         _refuse(f"profile {profile.name} (auth): the environment variable {name} holds a control character "
@@ -164,20 +203,34 @@ def build_api(profile: Profile, document: dict[str, Any], registry: NameRegistry
 def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 0,
                   client: httpx.AsyncClient | None = None, strict: bool = True, discovery: Mode = "off") -> Gateway:
     """Load, compile and wire every target; a target that fails stops start-up with its reason."""
-    registry = NameRegistry(64)
-    shared = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
+    shared = client or httpx.AsyncClient(transport=LazyTransport(httpx.Limits(max_connections=100)))
+    cache = CompileCache(cache_dir() / "compiled")
     apis: list[Api] = []
-    for target in targets:
-        profile, from_file = profile_for(target, options, single=len(targets) == 1)
-        document = read_spec(profile, options.spec_timeout)
-        if not from_file:
-            profile = refine_auth(profile, options, document)
-        api = build_api(profile, document, registry, shared, strict)
-        compilation = api.compilation
-        log.info("%s: %d tools from %d operations (%d skipped)", profile.name, len(compilation.tools),
-                 compilation.operations, len(compilation.skipped))
-        apis.append(api)
-    return Gateway(apis, page_size, discovery)
+    with cyclic_gc_paused():
+        for target in targets:
+            profile, from_file = profile_for(target, options, single=len(targets) == 1)
+            taken = (tool.name for api in apis for tool in api.compilation.tools)
+            api = build_api(*compiled(profile, from_file, options, taken, cache), shared, strict)
+            compilation = api.compilation
+            log.info("%s: %d tools from %d operations (%d skipped)", api.profile.name, len(compilation.tools),
+                     compilation.operations, len(compilation.skipped))
+            apis.append(api)
+        return Gateway(apis, page_size, discovery)
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while building, and what was built frozen out of its reach afterwards: a
+    build makes about a million containers and no garbage cycles, and walking them again and again cost
+    GitHub's start-up some 80 ms."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+        gc.freeze()  # kept for the life of the server: the collector need not walk it again
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def rebuild_api(api: Api, taken: Iterable[str], timeout: float) -> Api | None:

@@ -26,6 +26,24 @@ DECODE_STEP = 64 * 1024  # the most one content-coding layer produces at a time
 _WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 
 
+class LazyTransport(httpx.AsyncBaseTransport):
+    """httpx's own transport, made for the first request: making it loads the CA certificates, some 40 ms that a
+    server starting up to answer tools/list need not spend."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport(limits=self._limits)
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
 @dataclass(frozen=True)
 class Upstream:
     """Sends RequestParts with one API's credentials and static headers; never forwards client headers."""

@@ -1,4 +1,5 @@
-"""Pytest fixtures: a recording upstream on 127.0.0.1, both protocol eras, the anyio backend."""
+"""Pytest fixtures: a recording upstream on 127.0.0.1, both protocol eras, the anyio backend, and a cache
+directory of the run's own (fetched documents and compiled tools never touch the user's)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.upstream import RecordingUpstream
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every server the tests start, and the code they run in-process, caches under this run's folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MCP_GATEWAY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 A referenced file is stored once under `x-bundled/<id>` and each ref to it is rewritten to a local
 pointer. Extension keys (`x-*`) are not walked: vendor add-ons such as code samples often point at
 files that were never published. A ref whose file cannot be read is left as it is; the compiler
-then skips only the operations that need it, with that reason.
+then skips only the operations that need it, with that reason. A JSON text whose every `$ref` visibly
+starts with `#` is not walked at all: that walk costs a tenth of a second on GitHub's document.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 from urllib.parse import unquote, urljoin
 
 from mcp_gateway.errors import DocumentError
-from mcp_gateway.spec.load import is_url, load_referenced
+from mcp_gateway.spec.load import is_url, load_referenced, looks_like_json
 
 BUNDLE_KEY = "x-bundled"
+_ESCAPED_ASCII = re.compile(rb"\\u00[0-7][0-9A-Fa-f]")  # how a JSON key could spell `$ref` in other characters
+_REF_ELSEWHERE = re.compile(rb'"\$ref"[ \t\r\n]*+:[ \t\r\n]*+(?!"#)')  # a `$ref` value not starting with `#`
 
 
 class _Bundler:
@@ -73,7 +76,8 @@ class _Bundler:
         return node
 
 
-def _has_external_ref(node: Any) -> bool:
+def has_external_ref(node: Any) -> bool:
+    """Whether a document holds an other-file ref outside extension keys (those are never followed)."""
     stack = [node]
     while stack:
         item = stack.pop()
@@ -87,9 +91,15 @@ def _has_external_ref(node: Any) -> bool:
     return False
 
 
+def may_refer_elsewhere(text: bytes) -> bool:
+    """Whether a document's text may hold other-file refs: False only for JSON whose every `"$ref"` key has a
+    value starting with `#` and that escapes no ASCII character (which could spell such a key differently)."""
+    return not looks_like_json(text) or bool(_ESCAPED_ASCII.search(text) or _REF_ELSEWHERE.search(text))
+
+
 def bundle_external_refs(document: dict[str, Any], base: str, timeout: float = 10.0) -> dict[str, Any]:
     """Return the document with other-file refs rewritten to local pointers (unchanged if it has none)."""
-    if not _has_external_ref(document):
+    if not has_external_ref(document):
         return document
     bundler = _Bundler(timeout)
     result: dict[str, Any] = bundler.walk(document, base, None)

@@ -3,6 +3,7 @@
 Every byte read is counted: a local file by its size before reading, a download as it streams, after each
 `Content-Encoding` layer is undone, so a small compressed answer cannot expand into memory or onto disk. A
 fetched document is cached only once it parsed, so the copy that stands in when the URL fails is usable.
+What a document's bytes become is the caller's `interpret` step: parsing, or finding its compiled tools.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +36,11 @@ _INFLATED = {"gzip", "x-gzip", "deflate"}  # zlib undoes each (gzip or zlib fram
 
 T = TypeVar("T")
 ErrorFactory = Callable[[str, str], GatewayError]  # (source, message) -> the error to raise
-Check = Callable[[Any, str], T]  # (parsed data, source) -> the data as the caller needs it, or DocumentError
+Interpret = Callable[[bytes, str], T]  # (UTF-8 bytes, maybe with a BOM; source) -> what the caller needs
+_BOM = b"\xef\xbb\xbf"
+_ASCII = bytes(range(128))
+_JSON_START = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*[\[{]")
+_JSON_ESCAPE = "mcp_gateway.json_escape"
 
 
 def _document_loader() -> type[yaml.SafeLoader]:
@@ -58,6 +64,19 @@ def cache_dir() -> Path:
     """Where fetched documents are kept: $MCP_GATEWAY_CACHE_DIR, else ~/.cache/mcp-gateway."""
     configured = os.environ.get("MCP_GATEWAY_CACHE_DIR")
     return Path(configured) if configured else Path.home() / ".cache" / "mcp-gateway"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a file whole: readers see the old content or the new, never half of it (raises OSError)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def max_document_bytes() -> int:
@@ -86,6 +105,14 @@ def _text_encoding(charset: str | None) -> str:
     return codec.name if codec._is_text_encoding else "utf-8"  # not rot13, base64 or zlib
 
 
+def _undecodable(exc: UnicodeDecodeError, source: str, encoding: str, error: ErrorFactory = DocumentError
+                 ) -> GatewayError:
+    """The error for bytes that do not decode: it names the source and the first bad byte."""
+    label = "UTF-8" if encoding == "utf-8" else encoding
+    return error(source, f"cannot be read as {label} (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                         "save it as UTF-8")
+
+
 def _decode(data: bytes, source: str, charset: str | None = None, error: ErrorFactory = DocumentError) -> str:
     """The text of `data` in its declared charset, else UTF-8 (a BOM is dropped); bytes that do not decode
     are an error naming the source and the first bad byte."""
@@ -93,13 +120,43 @@ def _decode(data: bytes, source: str, charset: str | None = None, error: ErrorFa
     try:
         return data.decode(encoding).removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        label = "UTF-8" if encoding == "utf-8" else encoding
-        raise error(source, f"cannot be read as {label} (byte {data[exc.start]:#04x} at offset {exc.start}); "
-                            "save it as UTF-8") from None
+        raise _undecodable(exc, source, encoding, error) from None
 
 
-def read_local_text(path: str, limit: int, error: ErrorFactory = DocumentError) -> str:
-    """The text of a local file, refusing one larger than `limit` bytes before reading it."""
+def _json_escaped(exc: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: the UTF-8 characters at `exc.start` as JSON `\\u` escapes, so that the text stays
+    ASCII; a character right after a backslash stays as it is (an escape of it would change its meaning)."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    data, start = exc.object, exc.start
+    end = start
+    while end < len(data) and data[end] >= 0x80:
+        end += 1
+    try:
+        text = data[start:end].decode("utf-8")
+    except UnicodeDecodeError as bad:
+        raise UnicodeDecodeError("utf-8", data, start + bad.start, start + bad.end, bad.reason) from None
+    return (text if start and data[start - 1] == ord("\\") else json.dumps(text)[1:-1]), end
+
+
+codecs.register_error(_JSON_ESCAPE, _json_escaped)
+
+
+def _json_text(data: bytes, source: str) -> str:
+    """UTF-8 JSON as text, a BOM dropped. Python stores a str in the width of its widest character (one emoji
+    makes GitHub's 13 MB document 52 MB of text), so where other characters are rare they become `\\u` escapes
+    and the text stays ASCII; where they are not, escaping them would cost more than it saves."""
+    if len(data.translate(None, _ASCII)) * 1000 > len(data):
+        return _decode(data, source)
+    try:
+        text = data.decode("ascii", _JSON_ESCAPE)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(exc, source, "utf-8") from None
+    return text.removeprefix("\\ufeff") if data.startswith(_BOM) else text
+
+
+def read_local_bytes(path: str, limit: int, error: ErrorFactory = DocumentError) -> bytes:
+    """The bytes of a local file, refusing one larger than `limit` bytes before reading it."""
     try:
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
@@ -110,7 +167,12 @@ def read_local_text(path: str, limit: int, error: ErrorFactory = DocumentError) 
         raise error(path, f"cannot be read ({exc.__class__.__name__}: {exc.strerror or exc})") from None
     if max(size, len(data)) > limit:
         raise error(path, _too_large(limit))
-    return _decode(data, path, error=error)
+    return data
+
+
+def read_local_text(path: str, limit: int, error: ErrorFactory = DocumentError) -> str:
+    """The text of a local file, refusing one larger than `limit` bytes before reading it."""
+    return _decode(read_local_bytes(path, limit, error), path, error=error)
 
 
 def _capped(pieces: Iterable[bytes], url: str, limit: int) -> Iterator[bytes]:
@@ -154,18 +216,21 @@ def _body(response: httpx.Response, url: str, limit: int) -> bytes:
 
 
 class _Fetched(NamedTuple):
-    text: str
+    data: bytes  # UTF-8
     etag: str | None
 
 
 def _answer(response: httpx.Response, url: str, etag: str | None, limit: int) -> _Fetched | None:
-    """The document a final (not redirecting) response carries; None for a 304 to `etag`."""
+    """The document a final (not redirecting) response carries, as UTF-8 (a declared charset is converted);
+    None for a 304 to `etag`."""
     if response.status_code == 304 and etag:
         return None
     if not response.is_success:
         raise DocumentError(url, f"fetch returned HTTP {response.status_code}; check the URL")
-    text = _decode(_body(response, url, limit), url, response.charset_encoding)
-    return _Fetched(text, response.headers.get("etag"))
+    data = _body(response, url, limit)
+    if _text_encoding(response.charset_encoding) != "utf-8":
+        data = _decode(data, url, response.charset_encoding).encode()
+    return _Fetched(data, response.headers.get("etag"))
 
 
 def _download(url: str, timeout: float, etag: str | None, limit: int) -> _Fetched | None:
@@ -210,12 +275,12 @@ class _CacheEntry:
             return None
         return etag if etag.isascii() and etag.isprintable() and etag else None
 
-    def load(self, url: str, check: Check[T], limit: int) -> T | None:
-        """The cached copy parsed and checked; None when there is none, or it is unusable (then it is removed)."""
+    def load(self, url: str, interpret: Interpret[T], limit: int) -> T | None:
+        """The cached copy interpreted; None when there is none, or it is unusable (then it is removed)."""
         if not self.body.exists():
             return None
         try:
-            return _parsed_file(str(self.body), check, limit)
+            return _read_file(str(self.body), interpret, limit)
         except DocumentError as exc:
             log.warning("the copy of %s cached on disk is unusable, removing it: %s", url, exc)
             self.remove()
@@ -225,15 +290,7 @@ class _CacheEntry:
         """Keep a copy that parsed; a failure to write is a warning, never an error."""
         try:
             self.etag.unlink(missing_ok=True)  # no stale ETag may ever describe the new copy
-            self.body.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.body.parent, suffix=".tmp")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    out.write(fetched.text)
-                os.replace(temporary, self.body)  # readers see the old copy or the new one, never half of one
-            except OSError:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_atomically(self.body, fetched.data)
             if fetched.etag:
                 self.etag.write_text(fetched.etag, encoding="utf-8")
         except OSError as exc:
@@ -248,49 +305,60 @@ class _CacheEntry:
                 log.warning("could not remove %s (%s)", path, exc)
 
 
-def _parsed_file(path: str, check: Check[T], limit: int) -> T:
-    """A local file read, parsed and checked."""
-    return check(parse_text(read_local_text(path, limit), path), path)
+def _read_file(path: str, interpret: Interpret[T], limit: int) -> T:
+    """A local file read and interpreted."""
+    return interpret(read_local_bytes(path, limit), path)
 
 
-def _fetch(url: str, timeout: float, check: Check[T], limit: int, entry: _CacheEntry, etag: str | None) -> T:
-    """Download, parse and check a document, then cache it; a 304 answer to `etag` gives the cached copy."""
+def _fetch(url: str, timeout: float, interpret: Interpret[T], limit: int, entry: _CacheEntry, etag: str | None
+           ) -> T:
+    """Download and interpret a document, then cache it; a 304 answer to `etag` gives the cached copy."""
     fetched = _download(url, timeout, etag, limit)
     if fetched is None:
-        cached = entry.load(url, check, limit)
-        return cached if cached is not None else _fetch(url, timeout, check, limit, entry, None)
-    data = check(parse_text(fetched.text, url), url)
+        cached = entry.load(url, interpret, limit)
+        return cached if cached is not None else _fetch(url, timeout, interpret, limit, entry, None)
+    data = interpret(fetched.data, url)
     entry.store(url, fetched)
     return data
 
 
-def _load_url(url: str, timeout: float, check: Check[T], limit: int) -> T:
+def _load_url(url: str, timeout: float, interpret: Interpret[T], limit: int) -> T:
     """A fetched document; when it cannot be fetched or is unusable, the cached copy, with a warning."""
     entry = _CacheEntry.of(url)
     try:
-        return _fetch(url, timeout, check, limit, entry, entry.validator())
+        return _fetch(url, timeout, interpret, limit, entry, entry.validator())
     except DocumentError as exc:
-        cached = entry.load(url, check, limit)
+        cached = entry.load(url, interpret, limit)
         if cached is None:
             raise
         log.warning("%s; using the copy cached on disk at %s", exc, entry.body)
         return cached
 
 
-def _load(source: str, timeout: float, check: Check[T]) -> T:
-    """A path or URL read, parsed and checked, within the document size limit."""
+def load_source(source: str, timeout: float, interpret: Interpret[T]) -> T:
+    """A path or URL read within the document size limit and interpreted; a URL is fetched, revalidated and
+    cached on disk, the cached copy standing in (with a warning) when the fetch fails or is unusable."""
     limit = max_document_bytes()  # an invalid setting is an error before any cached copy is touched
-    return _load_url(source, timeout, check, limit) if is_url(source) else _parsed_file(source, check, limit)
+    return _load_url(source, timeout, interpret, limit) if is_url(source) else _read_file(source, interpret, limit)
+
+
+def looks_like_json(data: bytes) -> bool:
+    """Whether a document's bytes start like JSON (after a BOM and whitespace): the json module tries it first."""
+    return _JSON_START.match(data) is not None
+
+
+def parse_document(data: bytes, source: str) -> Any:
+    """Parse a document's UTF-8 bytes as JSON (fast path, from ASCII text) or YAML."""
+    if looks_like_json(data):
+        try:
+            return json.loads(_json_text(data, source))
+        except json.JSONDecodeError:
+            pass  # YAML is a superset of JSON in practice; let YAML report the error
+    return parse_text(_decode(data, source), source)
 
 
 def parse_text(text: str, source: str) -> Any:
-    """Parse JSON (fast path) or YAML text."""
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            pass  # YAML is a superset of JSON in practice; let YAML report the error
+    """Parse YAML text (JSON is YAML too)."""
     try:
         data = yaml.load(text, Loader=_DocumentLoader)  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as exc:
@@ -329,7 +397,7 @@ def _check_aliases(data: Any, source: str, limit: int) -> None:
         stack.extend((child, False) for child in children)
 
 
-def _openapi(data: Any, source: str) -> dict[str, Any]:
+def openapi_root(data: Any, source: str) -> dict[str, Any]:
     """The root document, if it is a mapping with an `openapi` or `swagger` key (normalise checks the version)."""
     hint = "check that it is the document itself and not a web page"
     if not isinstance(data, dict):
@@ -349,11 +417,15 @@ def _json_or_yaml(data: Any, source: str) -> Any:
 
 def load_referenced(location: str, timeout: float) -> Any:
     """Load a file that a document refers to (cached when fetched, like documents)."""
-    return _load(location, timeout, _json_or_yaml)
+    return load_source(location, timeout, lambda data, source: _json_or_yaml(parse_document(data, source), source))
+
+
+def document_base(source: str) -> str:
+    """What the relative refs of the document at `source` resolve against."""
+    return source if is_url(source) else str(Path(source).resolve())
 
 
 def load_document(source: str, timeout: float = 10.0) -> tuple[dict[str, Any], str]:
     """Load the root document; returns the parsed dict and the base that relative refs resolve against."""
-    data = _load(source, timeout, _openapi)
-    base = source if is_url(source) else str(Path(source).resolve())
-    return data, base
+    data = load_source(source, timeout, lambda data, where: openapi_root(parse_document(data, where), where))
+    return data, document_base(source)

@@ -17,8 +17,8 @@ from mcp_gateway.build import (
     with_base_urls,
 )
 from mcp_gateway.compile import compile_document
-from mcp_gateway.compile.naming import NameRegistry
 from mcp_gateway.errors import ProfileError
+from mcp_gateway.openapi import security_schemes
 from mcp_gateway.profile import Auth, Profile
 
 OK = {"200": {"description": "ok"}}
@@ -101,10 +101,11 @@ def test_a_bare_document_takes_its_own_api_key_scheme() -> None:
     document["components"] = {"securitySchemes": {"k": {"type": "apiKey", "in": "query", "name": "api_key"}}}
     profile, from_file = profile_for("http://h/openapi.json", TargetOptions(api_key_env="GW_KEY"), single=True)
     assert not from_file and profile.name == "openapi"
-    refined = refine_auth(profile, TargetOptions(api_key_env="GW_KEY"), document)
+    refined = refine_auth(profile, TargetOptions(api_key_env="GW_KEY"), security_schemes(document))
     assert refined.auth == Auth(type="api_key", env="GW_KEY", **{"in": "query"}, name="api_key")
     options = TargetOptions(api_key_env="GW_KEY", api_key_header="X-Key")
-    named = refine_auth(profile_for("http://h/openapi.json", options, single=True)[0], options, document)
+    named = refine_auth(profile_for("http://h/openapi.json", options, single=True)[0], options,
+                        security_schemes(document))
     assert named.auth.name == "X-Key" and named.auth.in_ == "header"  # a header given on the command line wins
 
 
@@ -115,9 +116,9 @@ def test_a_control_character_in_a_key_stops_start_up_naming_the_variable_not_the
     profile = Profile(spec="docs/x.json", base_url="http://127.0.0.1:9", auth=Auth(type="bearer", env="GW_TEST_TOKEN"))
     client = httpx.AsyncClient()
     with pytest.raises(ProfileError) as refused:
-        build_api(profile, document, NameRegistry(64), client, strict=True)
+        build_api(profile, compile_document(document, profile), client, strict=True)
     assert "GW_TEST_TOKEN" in str(refused.value) and "tok-secret" not in str(refused.value)
-    api = build_api(profile, document, NameRegistry(64), client, strict=False)  # `tools`: a warning only
+    api = build_api(profile, compile_document(document, profile), client, strict=False)  # `tools`: a warning only
     assert api.upstream.credentials.headers == {}
 
 

@@ -10,7 +10,7 @@ from mcp_gateway.compile import compile_document
 from mcp_gateway.errors import DocumentError
 from mcp_gateway.profile import Profile
 from mcp_gateway.spec import read_document
-from mcp_gateway.spec.bundle import BUNDLE_KEY
+from mcp_gateway.spec.bundle import BUNDLE_KEY, may_refer_elsewhere
 from tests.strict_client import tools_problems
 
 ROOT_YAML = """\
@@ -178,3 +178,18 @@ def test_percent_encoded_file_names(tmp_path):
                     "      responses: {'200': {description: ok}}\n")
     compilation = compile_document(read_document(str(root)), Profile(spec=str(root)))
     assert list(compilation.tools[0].input_schema["properties"]) == ["name"]
+
+
+@pytest.mark.parametrize(("text", "may"), [
+    (b'{"a": {"$ref": "#/components/schemas/A"}, "b": {"$ref" :\n "#/x"}}', False),
+    (b'\xef\xbb\xbf {"description": "no refs at all, and an emoji \xf0\x9f\x90\x88"}', False),
+    (b'{"a": {"$ref": "other.json#/A"}}', True),
+    (b'{"a": {"$ref": "./#/A"}}', True),
+    (b'{"a": {"$ref": 5}}', True),  # not a string: the walk decides
+    (b'{"a": {"$r\\u0065f": "other.json"}}', True),  # `$ref` spelt with an escape
+    (b'{"a": {"\\u0024ref": "other.json"}}', True),
+    (b'openapi: 3.1.0\npaths: {}\n', True),  # YAML: the walk decides
+])
+def test_the_text_check_clears_only_json_whose_every_ref_is_local(text: bytes, may: bool) -> None:
+    """False only where no other-file ref can hide; a True leads to the walk over the parsed document."""
+    assert may_refer_elsewhere(text) is may

@@ -16,7 +16,7 @@ import pytest
 from mcp_gateway.errors import DocumentError, ProfileError
 from mcp_gateway.profile import load_profile, looks_like_profile
 from mcp_gateway.spec import read_document
-from mcp_gateway.spec.load import load_document
+from mcp_gateway.spec.load import load_document, parse_document
 from tests.upstream import RecordingUpstream
 
 DOCUMENT = {"openapi": "3.1.0", "info": {"title": "Small", "version": "1"},
@@ -319,3 +319,37 @@ def test_profiles_share_the_size_limit_and_a_deep_profile_is_an_error(tmp_path: 
     monkeypatch.setenv("MCP_GATEWAY_MAX_DOCUMENT_BYTES", "1000")
     with pytest.raises(ProfileError, match=r"deep\.yaml: is larger than the 1000 bytes"):
         load_profile(str(deep))
+
+
+# -- JSON read as ASCII text ---------------------------------------------------------------------------
+
+PAD = "a" * 100_000  # beside this much ASCII, other characters are rare enough to be read as escapes
+
+
+@pytest.mark.parametrize("text", [
+    f'{{"title": "Pets 🐈 café \u2013 日本", "path": "/pets/{{id}}", "pad": "{PAD}"}}',
+    f'\ufeff{{"bom": "🐈", "pad": "{PAD}"}}',
+    f'{{"after a backslash": "\\\\é", "escaped already": "\\u00e9 \\ud83d\\udc08", "pad": "{PAD}"}}',
+    f'[1, 2.5, true, null, "\U0001f600", "{PAD}"]',
+    '{"title": "mostly other characters: 日本語のタイトル 🐈"}',
+])
+def test_json_with_other_characters_parses_as_its_plain_decoding_does(text: str) -> None:
+    data = text.encode()
+    assert parse_document(data, "doc.json") == json.loads(data.decode().removeprefix("\ufeff"))
+
+
+def test_json_that_is_invalid_falls_back_to_yaml_with_its_own_characters() -> None:
+    """Flow-style YAML looks like JSON: its plain scalars keep their characters (an escape would be literal)."""
+    assert parse_document("{title: café 🐈, version: '1'}".encode(), "doc.yaml") == {"title": "café 🐈",
+                                                                                     "version": "1"}
+
+
+@pytest.mark.parametrize("pad", [PAD, ""], ids=["escaped", "decoded"])
+@pytest.mark.parametrize("bad", [b"\xff", b"caf\xc3", b"\xc3(", b"\xf0\x9f\x90"])
+def test_json_that_is_not_utf8_names_the_first_bad_byte(pad: str, bad: bytes) -> None:
+    data = b'{"pad": "' + pad.encode() + b'", "title": "' + "é".encode() + b'", "x": "' + bad + b'"}'
+    with pytest.raises(DocumentError) as caught:
+        parse_document(data, "doc.json")
+    offset = data.index(bad) + (3 if bad == b"caf\xc3" else 0)
+    assert str(caught.value) == f"doc.json: cannot be read as UTF-8 (byte {data[offset]:#04x} at offset {offset}); " \
+                                "save it as UTF-8"
