@@ -22,13 +22,24 @@ TOOLS = {
 }
 
 
+META = {"search_operations", "describe_operations", "call_operation"}
+
 lium = standin_fixture(lambda: Lium(KEY))
+
+
+async def test_the_rest_of_the_api_is_found_by_search(lium, tmp_path):
+    async with serve_profile("lium.yaml", lium, tmp_path, LIUM_API_KEY=KEY) as served:
+        backups = data(await served.call("search_operations", {"query": "back up a pod"}))
+        workspaces = data(await served.call("search_operations", {"query": "invite someone to my workspace"}))
+    assert "lium_backup_pod" in [hit["name"] for hit in backups["results"][:3]]
+    assert workspaces["results"][0]["name"] == "lium_invite_workspace_member"
+    assert lium.requests == []  # searching is local
 
 
 async def test_rent_watch_and_delete_a_pod(lium, tmp_path):
     async with serve_profile("lium.yaml", lium, tmp_path, LIUM_API_KEY=KEY) as served:
         listed = await served.client.list_tools()
-        assert {tool.name for tool in listed.tools} == TOOLS
+        assert {tool.name for tool in listed.tools} == TOOLS | META  # the rest of the API through search
         assert "using the bundled copy" in served.log()
 
         templates = data(await served.call("lium_list_templates"))
