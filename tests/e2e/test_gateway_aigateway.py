@@ -17,7 +17,7 @@ KEY = "sk-aig-test-8d0c4e2b1a"
 aigateway = standin_fixture(lambda: AIgateway(KEY))
 
 
-async def test_tools_leave_out_mcp_routes_and_file_plumbing(aigateway, tmp_path):
+async def test_tools_leave_out_mcp_routes_and_list_file_plumbing_under_search(aigateway, tmp_path):
     async with serve_profile("aigateway.yaml", aigateway, tmp_path, AIGATEWAY_API_KEY=KEY) as served:
         listed = await served.client.list_tools()
     names = {tool.name for tool in listed.tools}
@@ -26,10 +26,19 @@ async def test_tools_leave_out_mcp_routes_and_file_plumbing(aigateway, tmp_path)
             "aigateway_get_usage_by_tag", "aigateway_get_balance"} <= names
     assert {"aigateway_create_embeddings", "aigateway_generate_image", "aigateway_moderate", "aigateway_rerank",
             "aigateway_generate_3d"} <= names  # bodies the document omits, given by the profile
-    assert len(names) == 31
+    meta = {"search_operations", "describe_operations", "call_operation"}
+    assert len(names - meta) == 31 and meta <= names  # file and batch plumbing through search
     operations = [tool.description.rsplit("\n", 1)[-1] for tool in listed.tools]
     assert not [op for op in operations if " /mcp" in op or "/v1/files" in op or "webhook-secret" in op]
-    assert all(name.startswith("aigateway_") for name in names)
+    assert all(name.startswith("aigateway_") for name in names - meta)
+
+
+async def test_job_files_are_found_by_search_and_mcp_routes_are_not(aigateway, tmp_path):
+    async with serve_profile("aigateway.yaml", aigateway, tmp_path, AIGATEWAY_API_KEY=KEY) as served:
+        files = data(await served.call("search_operations", {"query": "download a file a job produced"}))
+        mcp = data(await served.call("search_operations", {"query": "mcp", "limit": 20}))
+    assert "aigateway_get_files_job" in [hit["name"] for hit in files["results"]]
+    assert not [hit for hit in mcp["results"] if " /mcp" in hit["operation"]]
 
 
 async def test_models_chat_job_and_usage(aigateway, tmp_path):
