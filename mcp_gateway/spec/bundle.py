@@ -29,7 +29,7 @@ class _Bundler:
         self.bundled: dict[str, Any] = {}
 
     def location(self, base: str, target: str) -> str:
-        if is_url(base):
+        if is_url(base) or is_url(target):  # a local document may refer to a document on the web
             return urljoin(base, target)
         return str((Path(base).parent / unquote(target)).resolve())  # `my%20file.yaml` is `my file.yaml`
 
