@@ -87,11 +87,11 @@ def refine_auth(profile: Profile, options: TargetOptions, schemes: dict[str, Any
 def absolute_server(url: str, document_url: str | None, root: str | None) -> str | None:
     """A server URL made absolute: relative ones against the document's own URL (OpenAPI's rule), else, for
     a document read from a file, against the document's root server when that is absolute; else None."""
-    if url.startswith(("http://", "https://")):
+    if is_url(url):
         return url
     if document_url:
         return urljoin(document_url, url or "/")
-    if root and root.startswith(("http://", "https://")):
+    if root and is_url(root):
         return urljoin(root, url or "/")
     return None
 

@@ -3,14 +3,14 @@ decoding and size-capped reads, masked answers."""
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
 import httpx
 
 from mcp_gateway.credentials import Credentials
+from mcp_gateway.decoding import ACCEPT_ENCODING, ContentDecoder, UndecodableError
 from mcp_gateway.errors import UpstreamError
 from mcp_gateway.exchange import Reply, RequestParts
 from mcp_gateway.media import essence
@@ -21,9 +21,6 @@ from mcp_gateway.streaming import SSEParser
 EventHandler = Callable[[str, str], Awaitable[None]]
 MAX_REDIRECTS = 10
 STREAM_BYTES_PER_RESULT_BYTE = 64  # an OpenAI chunk is ~200 bytes for one token of a few characters
-ACCEPT_ENCODING = "gzip, deflate"  # what _Decoder undoes, whatever httpx could decode with optional packages
-DECODE_STEP = 64 * 1024  # the most one content-coding layer produces at a time
-_WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 
 
 class LazyTransport(httpx.AsyncBaseTransport):
@@ -96,9 +93,9 @@ class Upstream:
                 return Reply(response.status_code, response.reason_phrase, response.headers, b"", total, url,
                              streamed=True, size_known=total <= self.stream_limit)
             body, total, size_known = await self._read_body(response)
-        except _Undecodable as exc:
-            raise UpstreamError(f"{_line(hops[0])}: the upstream answered HTTP {response.status_code} with {exc}"
-                                ) from None
+        except UndecodableError as exc:
+            raise UpstreamError(f"{_line(hops[0])}: the upstream answered HTTP {response.status_code} with "
+                                f"{_undecodable(exc)}") from None
         finally:
             await _release(response)
         masked = self.redactor.bytes(body)  # whatever the media type: a key inside a blob is still a key
@@ -108,7 +105,7 @@ class Upstream:
     async def _decoded(self, response: httpx.Response, limit: int) -> AsyncIterator[bytes]:
         """The answer with its content codings undone, piece by piece, `limit` + 1 bytes at most: the byte
         past the limit tells that there was more, and nothing beyond it is read or decoded."""
-        decoder = _Decoder(response.headers.get("content-encoding", ""))
+        decoder = ContentDecoder(response.headers.get("content-encoding", ""))
         room = limit + 1
         async for raw in response.aiter_raw():
             for piece in decoder.decode(raw):
@@ -202,6 +199,14 @@ class Upstream:
                 "later or ask for less")
 
 
+def _undecodable(exc: UndecodableError) -> str:
+    """What about an answer's body could not be decoded, completing "the upstream answered HTTP N with ..."."""
+    if exc.unknown:
+        return (f"Content-Encoding {', '.join(map(repr, exc.unknown))}, which mcp-gateway cannot decode (it asks "
+                f"for {ACCEPT_ENCODING})")
+    return f"a corrupt {exc.coding} body ({exc})"
+
+
 def _line(request: httpx.Request) -> str:
     """`METHOD URL`, without the query: a key placed there never reaches a message."""
     return f"{request.method} {request.url.copy_with(query=None)}"
@@ -235,63 +240,3 @@ def _same_origin(first: httpx.URL, then: httpx.URL) -> bool:
     if first.scheme == then.scheme:
         return first.port == then.port
     return first.scheme == "http" and then.scheme == "https" and first.port in (None, 80) and then.port in (None, 443)
-
-
-class _Undecodable(Exception):
-    """An answer body that cannot be decoded; the text completes "the upstream answered HTTP N with ..."."""
-
-
-class _Decoder:
-    """Undoes an answer's content codings, the last applied first. Each layer makes at most DECODE_STEP bytes at a
-    time, and only when the next one asks: a few compressed bytes never expand past what the reader takes."""
-
-    def __init__(self, content_encoding: str) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",")]
-        codings = [c for c in codings if c not in ("", "identity")]
-        self._unknown = [c for c in codings if c not in _WBITS]
-        self._layers = [_Inflater(c) for c in reversed(codings) if c in _WBITS]
-
-    def decode(self, raw: bytes) -> Iterator[bytes]:
-        """`raw`, decoded lazily, piece by piece."""
-        if self._unknown and raw:
-            raise _Undecodable(f"Content-Encoding {', '.join(map(repr, self._unknown))}, which mcp-gateway cannot "
-                               f"decode (it asks for {ACCEPT_ENCODING})")
-        pieces: Iterator[bytes] = iter((raw,))
-        for layer in self._layers:
-            pieces = layer.inflate(pieces)
-        return pieces
-
-
-class _Inflater:
-    """One gzip or deflate layer, on zlib with a bound on each call's output."""
-
-    def __init__(self, coding: str) -> None:
-        self.coding = coding
-        self._zlib = zlib.decompressobj(_WBITS[coding])
-        self._may_be_raw = coding == "deflate"  # until its first bytes decode: some servers send raw deflate
-
-    def inflate(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
-        """`pieces` decoded, DECODE_STEP bytes at most at a time, taking each piece only when the last is used up;
-        nothing after the end of the compressed data."""
-        for data in pieces:
-            while not self._zlib.eof:
-                out = self._decompress(data)
-                data = self._zlib.unconsumed_tail
-                if out:
-                    yield out
-                if not data and len(out) < DECODE_STEP:  # input used up, and no output held back
-                    break
-            if self._zlib.eof:
-                return
-
-    def _decompress(self, data: bytes) -> bytes:
-        try:
-            out = self._zlib.decompress(data, DECODE_STEP)
-        except zlib.error as exc:
-            if not self._may_be_raw:
-                raise _Undecodable(f"a corrupt {self.coding} body ({exc})") from None
-            self._may_be_raw = False
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self._decompress(data)
-        self._may_be_raw = False
-        return out

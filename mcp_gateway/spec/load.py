@@ -15,8 +15,7 @@ import logging
 import os
 import re
 import tempfile
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -24,6 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 import httpx
 import yaml
 
+from mcp_gateway.decoding import ACCEPT_ENCODING, ContentDecoder, UndecodableError
 from mcp_gateway.errors import DocumentError, GatewayError
 
 log = logging.getLogger("mcp_gateway")
@@ -31,8 +31,6 @@ log = logging.getLogger("mcp_gateway")
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # GitHub's REST API document, among the largest published, is 13 MB
 LIMIT_VARIABLE = "MCP_GATEWAY_MAX_DOCUMENT_BYTES"
 _MAX_REDIRECTS = 10
-_PIECE = 1 << 16  # the most output one decompression step may produce
-_INFLATED = {"gzip", "x-gzip", "deflate"}  # zlib undoes each (gzip or zlib framing, detected from the header)
 
 T = TypeVar("T")
 ErrorFactory = Callable[[str, str], GatewayError]  # (source, message) -> the error to raise
@@ -175,44 +173,24 @@ def read_local_text(path: str, limit: int, error: ErrorFactory = DocumentError) 
     return _decode(read_local_bytes(path, limit, error), path, error=error)
 
 
-def _capped(pieces: Iterable[bytes], url: str, limit: int) -> Iterator[bytes]:
-    """Pass `pieces` on until together they exceed `limit` bytes, then refuse the document."""
-    total = 0
-    for piece in pieces:
-        total += len(piece)
-        if total > limit:
-            raise DocumentError(url, _too_large(limit))
-        yield piece
-
-
-def _inflated(pieces: Iterable[bytes], coding: str, url: str) -> Iterator[bytes]:
-    """Undo one gzip or deflate layer step by step, no step producing more than 64 KiB; data after the end of
-    the compressed stream is ignored."""
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
-    try:
-        for data in pieces:
-            more = True  # a step that filled its 64 KiB may have left output inside zlib
-            while (data or more) and not inflater.eof:
-                out = inflater.decompress(data, _PIECE)
-                more, data = len(out) == _PIECE, inflater.unconsumed_tail
-                if out:
-                    yield out
-    except zlib.error as exc:
-        raise DocumentError(url, f"is sent as {coding} but cannot be decompressed ({exc})") from None
-
-
 def _body(response: httpx.Response, url: str, limit: int) -> bytes:
-    """The body of a streamed response with its Content-Encoding undone, every layer capped at `limit`."""
-    codings = [c.strip().lower() for c in response.headers.get("content-encoding", "").split(",")]
-    codings = [c for c in codings if c and c != "identity"]
-    unknown = [c for c in codings if c not in _INFLATED]
-    if unknown:
-        raise DocumentError(url, f"is sent with Content-Encoding {', '.join(unknown)}, which cannot be decoded here "
-                                 "(gzip and deflate can)")
-    pieces = _capped(response.iter_raw(), url, limit)
-    for coding in reversed(codings):  # the last encoding applied is the first to undo
-        pieces = _capped(_inflated(pieces, coding, url), url, limit)
-    return b"".join(pieces)
+    """The body of a streamed response with its Content-Encoding undone, refused past `limit` decoded bytes."""
+    decoder = ContentDecoder(response.headers.get("content-encoding", ""))
+    body = bytearray()
+    try:
+        if decoder.unknown:  # refused before a byte is read
+            raise UndecodableError(", ".join(decoder.unknown), unknown=decoder.unknown)
+        for raw in response.iter_raw():
+            for piece in decoder.decode(raw):
+                body += piece
+                if len(body) > limit:
+                    raise DocumentError(url, _too_large(limit))
+    except UndecodableError as exc:
+        if exc.unknown:
+            raise DocumentError(url, f"is sent with Content-Encoding {', '.join(exc.unknown)}, which cannot be "
+                                     "decoded here (gzip and deflate can)") from None
+        raise DocumentError(url, f"is sent as {exc.coding} but cannot be decompressed ({exc})") from None
+    return bytes(body)
 
 
 class _Fetched(NamedTuple):
@@ -236,7 +214,7 @@ def _answer(response: httpx.Response, url: str, etag: str | None, limit: int) ->
 def _download(url: str, timeout: float, etag: str | None, limit: int) -> _Fetched | None:
     """GET a document within `limit` bytes, following redirects without reading their bodies (httpx would
     read and decompress each one whole); None when the server answers 304 to `etag`."""
-    headers = {"Accept-Encoding": "gzip, deflate"}
+    headers = {"Accept-Encoding": ACCEPT_ENCODING}
     if etag:
         headers["If-None-Match"] = etag
     try:
