@@ -3,7 +3,7 @@ costs an agent three tool definitions instead of hundreds; pinned operations sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
@@ -135,7 +135,7 @@ class Discovery:
                 if results else "Nothing matched; try other words, e.g. the resource's name and what to do with it.")
         return _result({"query": arguments["query"], "results": results, "next": hint})
 
-    def describe(self, arguments: dict[str, Any], closest: Any) -> types.CallToolResult:
+    def describe(self, arguments: dict[str, Any], closest: Callable[[str], list[str]]) -> types.CallToolResult:
         """Full descriptions of known operations; unknown names come back with the closest known ones."""
         known = [self.tools[name] for name in arguments["names"] if name in self.tools]
         unknown = {name: closest(name) for name in arguments["names"] if name not in self.tools}
