@@ -233,6 +233,7 @@ async def startup_run(params: StdioServerParameters, marker: str, result: Startu
                     tools = await list_all_tools(client)
                     elapsed = time.perf_counter() - started
                     started_up.set()
+                    await client.send_ping()  # the whole server loaded before its peak is read
                     peak = peak_rss_mb(find_child(marker))
                     result.seconds.append(elapsed)
                     if peak is not None:
@@ -418,9 +419,9 @@ def startup_table(results: list[Startup]) -> str:
         if not r.seconds and not r.error:
             note = "; ".join(n for n in ("SDK client not run", note) if n)
         rows.append([r.document, r.server, str(r.tools or "-"), str(len(r.seconds)), fmt(r.median_seconds), spread,
-                     str(len(r.raw_seconds)), fmt(r.median_raw_seconds), fmt(r.list_mb, 1), str(r.pages or "-"),
+                     str(len(r.raw_seconds)), fmt(r.median_raw_seconds), f"{r.list_mb * 1e6:,.0f}", str(r.pages or "-"),
                      fmt(r.median_peak_mb, 0), note])
-    headers = ["document", "server", "tools", "runs", "SDK client s", "min-max", "raw runs", "raw s", "list MB",
+    headers = ["document", "server", "tools", "runs", "SDK client s", "min-max", "raw runs", "raw s", "list bytes",
                "pages", "peak MB", "note"]
     return table(headers, rows)
 
@@ -486,7 +487,8 @@ async def raw_tool_list(params: StdioServerParameters, result: Startup, timeout:
                     size, tools, cursor = size + length, tools + len(reply["tools"]), reply.get("nextCursor")
                     if not cursor:
                         break
-            result.raw_seconds.append(time.perf_counter() - started)
+                result.raw_seconds.append(time.perf_counter() - started)
+                await request({"jsonrpc": "2.0", "id": "ping", "method": "ping"})  # the whole server loaded
             peak = peak_rss_mb(process.pid)
             if peak is not None:
                 result.peak_mb.append(peak)
@@ -500,3 +502,70 @@ async def raw_tool_list(params: StdioServerParameters, result: Startup, timeout:
             if process.returncode is None:
                 process.kill()
             await process.wait()
+
+
+class RawSession:
+    """A server process driven with plain JSON-RPC lines (json.dumps/json.loads, one reader task): the client
+    side costs as little as a client can, so the calls/s measure the server."""
+
+    def __init__(self, params: StdioServerParameters) -> None:
+        self.params = params
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._next_id = 1
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> RawSession:
+        env = get_default_environment() | (self.params.env or {})
+        self.process = await asyncio.create_subprocess_exec(
+            self.params.command, *self.params.args, cwd=self.params.cwd, env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, limit=1 << 30)
+        self._reader = asyncio.create_task(self._read())
+        await self.request("initialize", INITIALIZE["params"])
+        self._write({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.process is not None
+        self._reader.cancel()
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+
+    def _write(self, message: dict[str, Any]) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+
+    async def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            reply = json.loads(line)
+            future = self._pending.pop(reply.get("id"), None)
+            if future is not None and not future.done():
+                future.set_result(reply)
+        for future in self._pending.values():
+            future.set_exception(RuntimeError("the server closed its stdout"))
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One request's result; a JSON-RPC error raises."""
+        number, self._next_id = self._next_id, self._next_id + 1
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[number] = future
+        self._write({"jsonrpc": "2.0", "id": number, "method": method, "params": params})
+        reply = await future
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]  # type: ignore[no-any-return]
+
+    def tool_caller(self, name: str, arguments: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+        """One tools/call; an error result stops the benchmark, since it would not measure a real call."""
+
+        async def call() -> None:
+            result = await self.request("tools/call", {"name": name, "arguments": arguments})
+            if result.get("isError"):
+                raise RuntimeError(f"{name} returned an error: {str(result.get('content'))[:300]}")
+
+        return call

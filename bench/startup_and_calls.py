@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +32,18 @@ SERVER = "mcp-gateway"
 MARKER = "mcp_gateway --log-level WARNING serve"
 TOOL = "repos_get-all-topics"
 PEER = "fastmcp"  # the FastMCP path's key in Rates
+RAW, PEER_RAW = "stdio-raw", "fastmcp-raw"  # the same servers driven by a raw JSON-RPC client
 
 
 CACHED = " (cached)"  # the document label of a start whose compiled tools are in the compile cache
+DISCOVERY = " (discovery)"  # the document label of a start in discovery mode: the meta-tools listed
 
 
-def params(document: str, base_url: str, cache: str) -> StdioServerParameters:
+def params(document: str, base_url: str, cache: str, discovery: str = "off") -> StdioServerParameters:
+    """Our server on `document`; by default with every tool listed, as the peer lists them."""
     return StdioServerParameters(command=sys.executable, cwd=str(harness.ROOT),
                                  args=["-m", "mcp_gateway", "--log-level", "WARNING", "serve", document,
-                                       "--base-url", base_url, "--discovery", "off"],  # every tool, as the peer
+                                       "--base-url", base_url, "--discovery", discovery],
                                  env={"MCP_GATEWAY_CACHE_DIR": cache})
 
 
@@ -54,6 +58,9 @@ async def measure_startups(base_url: str, runs: int, timeout: float) -> list[Sta
                                                         prepare=lambda: shutil.rmtree(cache, ignore_errors=True)))
             results.append(await harness.startup_series(Startup(SERVER, key + CACHED), server, MARKER, runs, runs,
                                                         timeout))
+            results.append(await harness.startup_series(Startup(SERVER, key + DISCOVERY),
+                                                        params(str(DOCUMENTS[key]), base_url, cache, "on"), MARKER,
+                                                        0, 1, timeout))
     return results
 
 
@@ -71,11 +78,17 @@ async def measure_calls(base_url: str, calls: int, concurrency: int, rounds: int
         if result.is_error:
             raise RuntimeError(f"{TOOL} returned an error in-process: {result.content}")
 
-    async def compare(paths: dict[str, Any], pids: dict[str, int | None]) -> None:
+    async def compare(paths: dict[str, Any], pids: dict[str, int | None],
+                      raw: dict[str, tuple[StdioServerParameters, str]]) -> None:
+        """`paths` and, for each of `raw`, the same server driven by a raw JSON-RPC client in its own process."""
         try:
-            async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as http:
+            async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as http, AsyncExitStack() as stack:
                 paths = {"direct": harness.direct_caller(http, base_url + harness.DIRECT_PATH),
                          "in-process": in_process, **paths}
+                for key, (server, tool) in raw.items():
+                    session = await stack.enter_async_context(harness.RawSession(server))
+                    paths[key] = session.tool_caller(tool, harness.CALL_ARGUMENTS)
+                    pids[key] = session.pid
                 await harness.compare_rates(rates, paths, rounds, pids)
         except Exception as exc:  # noqa: BLE001 - reported in the table
             rates.error = f"{type(exc).__name__}: {exc}"
@@ -87,8 +100,9 @@ async def measure_calls(base_url: str, calls: int, concurrency: int, rounds: int
             rates.error = str(exc)
             return
         pids = {"stdio": harness.find_child(MARKER)}
+        raw = {RAW: (params(str(DOCUMENTS["github"]), base_url, cache), TOOL)}
         if peer_python is None:
-            await compare(path, pids)
+            await compare(path, pids, raw)
             return
 
         async def both(peer: Client, peer_tools: list[Any]) -> None:
@@ -98,16 +112,18 @@ async def measure_calls(base_url: str, calls: int, concurrency: int, rounds: int
                 rates.error = f"{peer_fastmcp.LABEL}: {exc}"
                 return
             await compare({**path, PEER: harness.tool_caller(peer, name, harness.CALL_ARGUMENTS)},
-                          {**pids, PEER: harness.find_child(peer_fastmcp.MARKER)})
+                          {**pids, PEER: harness.find_child(peer_fastmcp.MARKER)},
+                          {**raw, PEER_RAW: (peer_fastmcp.params(peer_python, str(DOCUMENTS["github"]), base_url),
+                                             name)})
 
         error = await peer_fastmcp.with_session(peer_python, base_url, peer_timeout, both)
         if error:
             rates.error = f"{peer_fastmcp.LABEL}: {error}"
-            await compare(path, pids)
+            await compare(path, pids, raw)
 
     session = Startup(SERVER, "github")
     try:
-        with tempfile.TemporaryDirectory() as cache:
+        with tempfile.TemporaryDirectory() as cache:  # the raw-client server starts from the entry left here
             await harness.startup_run(params(str(DOCUMENTS["github"]), base_url, cache), MARKER, session, timeout,
                                       ours, then_timeout=900)
     finally:
@@ -125,6 +141,11 @@ def comparison(ours: list[Startup], peer: list[Startup], calls: tuple[Rates, Rat
              f"mcp-gateway / FastMCP for calls/sec)"]
     by_doc = {r.document: r for r in peer}
     for mine in ours:
+        if mine.document.endswith(DISCOVERY):
+            theirs = by_doc.get(mine.document.removesuffix(DISCOVERY))
+            if theirs is not None:
+                lines.append(f"  {mine.document}: tools/list bytes {ratio(theirs.list_mb, mine.list_mb)}")
+            continue
         theirs = by_doc.get(mine.document.removesuffix(CACHED))
         if theirs is None:
             continue
@@ -136,12 +157,14 @@ def comparison(ours: list[Startup], peer: list[Startup], calls: tuple[Rates, Rat
                      f"{ratio(theirs.list_mb, mine.list_mb)}")
     if calls is not None:
         mine, theirs, path = calls
-        for mode in ("sequential", "concurrent"):
-            a, b = mine.median(f"stdio/{mode}"), theirs.median(f"{path}/{mode}")
-            lines.append(f"  calls/sec {mode}: {ratio(a, b)} ({fmt(a, 0)} vs {fmt(b, 0)}; of direct httpx: "
-                         f"{ratio(a, mine.median(f'direct/{mode}'))} vs {ratio(b, theirs.median(f'direct/{mode}'))})")
-        a, b = mine.median_cpu("stdio/sequential/server"), theirs.median_cpu(f"{path}/sequential/server")
-        lines.append(f"  server CPU per call: {ratio(b, a)} ({fmt(a)} ms vs {fmt(b)} ms)")
+        for client, ours_key, their_key in (("SDK client", "stdio", path), ("raw client", RAW, path + "-raw")):
+            for mode in ("sequential", "concurrent"):
+                a, b = mine.median(f"{ours_key}/{mode}"), theirs.median(f"{their_key}/{mode}")
+                direct_a, direct_b = mine.median(f"direct/{mode}"), theirs.median(f"direct/{mode}")
+                lines.append(f"  calls/sec {mode} ({client}): {ratio(a, b)} ({fmt(a, 0)} vs {fmt(b, 0)}; of direct "
+                             f"httpx: {ratio(a, direct_a)} vs {ratio(b, direct_b)})")
+        a, b = mine.median_cpu(f"{RAW}/sequential/server"), theirs.median_cpu(f"{path}-raw/sequential/server")
+        lines.append(f"  server CPU per call (raw client): {ratio(b, a)} ({fmt(a)} ms vs {fmt(b)} ms)")
     return "\n".join(lines)
 
 
@@ -173,10 +196,12 @@ async def run(args: argparse.Namespace) -> int:
 
     rows = [("direct httpx.AsyncClient", rates, "direct"),
             ("mcp-gateway Gateway.call (in-process)", rates, "in-process"),
-            ("mcp-gateway over stdio", rates, "stdio")]
+            ("mcp-gateway over stdio (SDK client)", rates, "stdio"),
+            ("mcp-gateway over stdio (raw client)", rates, RAW)]
     calls: tuple[Rates, Rates, str] | None = None
     if peer_python is not None:
-        rows.append((f"{peer_fastmcp.LABEL} over stdio", rates, PEER))
+        rows += [(f"{peer_fastmcp.LABEL} over stdio (SDK client)", rates, PEER),
+                 (f"{peer_fastmcp.LABEL} over stdio (raw client)", rates, PEER_RAW)]
         calls = (rates, rates, PEER)
     elif args.peer == "cached":
         saved = peer_fastmcp.load_saved()

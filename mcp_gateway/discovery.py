@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 import mcp_types as types
-from jsonschema import Draft202012Validator
 
-from mcp_gateway.arguments import schema_problem
+from mcp_gateway.arguments import schema_problem, validator_for
 from mcp_gateway.jsontext import json_text
 from mcp_gateway.plan import CompiledTool
 from mcp_gateway.profile import Profile
 from mcp_gateway.response import error_result
 from mcp_gateway.search import ToolIndex
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 Mode = Literal["auto", "on", "off"]
 SEARCH, DESCRIBE, CALL = "search_operations", "describe_operations", "call_operation"
@@ -81,10 +84,20 @@ def _arguments_in_brief(schema: dict[str, Any]) -> dict[str, str]:
     required = set(schema.get("required") or ())
     brief = {}
     for name, sub in list((schema.get("properties") or {}).items())[:_ARGUMENTS_SHOWN]:
-        kind = sub.get("type", "any") if isinstance(sub, dict) else "any"
-        kind = "|".join(kind) if isinstance(kind, list) else str(kind)
+        kind = _kind(sub)
         brief[name] = f"{kind}, required" if name in required else kind
     return brief
+
+
+def _kind(schema: Any) -> str:
+    """A schema's JSON type in a word: `string`, `string|null` (a type list, or `anyOf` branches), or `any`."""
+    if not isinstance(schema, dict):
+        return "any"
+    if "type" in schema:
+        kind = schema["type"]
+        return "|".join(map(str, kind)) if isinstance(kind, list) else str(kind)
+    branches = [_kind(branch) for branch in schema.get("anyOf") or ()]
+    return "|".join(branches) if branches and "any" not in branches else "any"
 
 
 def _result(data: dict[str, Any]) -> types.CallToolResult:
@@ -97,8 +110,6 @@ class Discovery:
 
     def __init__(self, tools: Sequence[CompiledTool]) -> None:
         self.tools = {tool.name: tool for tool in tools}
-        self.index = ToolIndex(tools)
-        self._validators = {name: Draft202012Validator(schema) for name, schema in _SCHEMAS.items()}
         self._call_annotations = _call_annotations(tools)
 
     def definitions(self) -> list[dict[str, Any]]:
@@ -120,6 +131,15 @@ class Discovery:
                             "the result is the API's answer.",
              "inputSchema": _CALL_SCHEMA, "annotations": self._call_annotations},
         ]
+
+    @cached_property
+    def index(self) -> ToolIndex:
+        """The search index, built on the first search rather than while the server starts."""
+        return ToolIndex(list(self.tools.values()))
+
+    @cached_property
+    def _validators(self) -> dict[str, Draft202012Validator]:
+        return {name: validator_for(schema) for name, schema in _SCHEMAS.items()}
 
     def problem(self, name: str, arguments: dict[str, Any]) -> str | None:
         """What is wrong with a meta-tool's arguments, or None."""

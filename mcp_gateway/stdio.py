@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import IO, Any, Protocol
+from typing import Any, Protocol, cast
 
 import anyio
 import mcp_types as types
@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from mcp_gateway.arguments import unsendable
+from mcp_gateway.pipes import Pipes
 
 log = logging.getLogger("mcp_gateway")
 
@@ -84,11 +85,11 @@ def line_error(line: str) -> types.JSONRPCError | None:
     return types.JSONRPCError(jsonrpc="2.0", id=_request_id(message), error=types.ErrorData(code=code, message=text))
 
 
-class CheckedStdin(anyio.AsyncFile[str]):
-    """Stdin for the SDK's transport: lines it can read pass through untouched, any other is answered here."""
+class CheckedLines:
+    """Stdin lines for the SDK's transport: lines it can read pass through untouched, any other is answered here."""
 
-    def __init__(self, file: IO[str]) -> None:
-        super().__init__(file)
+    def __init__(self, lines: AsyncIterator[str]) -> None:
+        self._lines = lines
         self._wire: Wire | None = None
         self._attached = anyio.Event()
 
@@ -98,7 +99,7 @@ class CheckedStdin(anyio.AsyncFile[str]):
         self._attached.set()
 
     async def __aiter__(self) -> AsyncIterator[str]:
-        async for line in super().__aiter__():
+        async for line in self._lines:
             if not line.strip():
                 continue  # no message at all: nothing to answer
             error = line_error(line)
@@ -113,11 +114,19 @@ class CheckedStdin(anyio.AsyncFile[str]):
 
 
 @asynccontextmanager
-async def checked_stdio_server() -> AsyncIterator[tuple[Any, Any]]:
-    """The SDK's `stdio_server` (stdout claimed as it does), reading stdin through `CheckedStdin`."""
+async def checked_stdio_server(pipes: Pipes | None) -> AsyncIterator[tuple[Any, Any]]:
+    """The SDK's `stdio_server` reading stdin through `CheckedLines`: over `pipes` (served by the event loop)
+    when given, else through the SDK's worker threads (stdout claimed as it does)."""
+    if pipes is not None:
+        stdin = CheckedLines(pipes.lines)
+        async with stdio_server(stdin=cast(anyio.AsyncFile[str], stdin),
+                                stdout=cast(anyio.AsyncFile[str], pipes.stdout)) as (read_stream, write_stream):
+            stdin.answer_on(write_stream)
+            yield read_stream, write_stream
+        return
     if isinstance(sys.stdin, io.TextIOWrapper):  # the SDK's own choice: UTF-8 whatever the locale says
         sys.stdin.reconfigure(encoding="utf-8", errors="replace")
-    stdin = CheckedStdin(sys.stdin)
-    async with stdio_server(stdin=stdin) as (read_stream, write_stream):
+    stdin = CheckedLines(aiter(anyio.wrap_file(sys.stdin)))
+    async with stdio_server(stdin=cast(anyio.AsyncFile[str], stdin)) as (read_stream, write_stream):
         stdin.answer_on(write_stream)
         yield read_stream, write_stream

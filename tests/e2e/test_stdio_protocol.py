@@ -4,17 +4,14 @@ server keeps serving, in both protocol eras."""
 from __future__ import annotations
 
 import json
-import queue
-import subprocess
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from mcp_types import INVALID_REQUEST, PARSE_ERROR
 
-from tests.common import FIXTURES, ROOT, server_env
-from tests.servers import GATEWAY
+from tests.common import FIXTURES
+from tests.servers import RawStdio
 
 ECHO = str(FIXTURES / "echo.yaml")
 ENVELOPE = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -24,50 +21,9 @@ INITIALIZE = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
                          "clientInfo": {"name": "raw", "version": "1"}}}
 
 
-class RawStdio:
-    """The server as a subprocess: lines written to its stdin, lines read from its stdout within a time bound."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [*GATEWAY, "serve", ECHO, "--base-url", "http://127.0.0.1:9"], env=server_env(), cwd=str(ROOT),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self._lines: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line)
-
-    def send(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line.encode() + b"\n")
-        self.process.stdin.flush()
-
-    def answer(self, timeout: float = 15) -> dict[str, Any]:
-        """The next line on stdout, parsed (stdout carries JSON-RPC and nothing else)."""
-        try:
-            return json.loads(self._lines.get(timeout=timeout))
-        except queue.Empty:
-            raise AssertionError(f"no answer within {timeout} s") from None
-
-    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
-        self.send(json.dumps(message))
-        return self.answer()
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
 def stdio() -> Iterator[RawStdio]:
-    served = RawStdio()
+    served = RawStdio(["serve", ECHO, "--base-url", "http://127.0.0.1:9"])
     yield served
     served.close()
 
