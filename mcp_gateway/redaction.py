@@ -47,6 +47,18 @@ class Redactor:
     def __bool__(self) -> bool:
         return bool(self._texts)
 
+    def adding(self, secrets: Iterable[str]) -> Redactor:
+        """A redactor for these secrets and `secrets` too (a caller's own key, a token fetched for a call); this
+        one when they add nothing."""
+        known = set(self._texts)
+        extra = {form for secret in secrets if secret for form in _spellings(secret)} - known
+        if not extra:
+            return self
+        wider = Redactor()
+        wider._texts = sorted([*self._texts, *extra], key=len, reverse=True)
+        wider._bytes = [form.encode() for form in wider._texts]
+        return wider
+
     def text(self, message: str) -> str:
         """The message with every known secret replaced by `***`."""
         for secret in self._texts:

@@ -46,11 +46,12 @@ async def test_upstream_errors_carry_status_and_message(upstream, era):
     async with serve_stdio([ECHO, "--base-url", upstream.url], mode=era) as served:
         not_found = await served.client.call_tool("getStatus", {"code": 404})
         broken = await served.client.call_tool("getStatus", {"code": 500})
-        upstream.reply(429, {"error": {"message": "slow down"}},
-                       {"Content-Type": "application/json", "Retry-After": "7", "X-RateLimit-Remaining": "0",
+        upstream.reply(429, {"error": {"message": "slow down"}},  # a wait over the retry cap: reported, not waited
+                       {"Content-Type": "application/json", "Retry-After": "70", "X-RateLimit-Remaining": "0",
                         "X-RateLimit-Reset": "30"})
         limited = await served.client.call_tool("getText", {})
-        upstream.reply(502, b"<html><body>Bad gateway</body></html>", {"Content-Type": "text/html"})
+        for _ in range(3):  # every attempt of a GET
+            upstream.reply(502, b"<html><body>Bad gateway</body></html>", {"Content-Type": "text/html"})
         html = await served.client.call_tool("getText", {})
     assert not_found.is_error
     assert "HTTP 404" in text_of(not_found) and "failure 404" in text_of(not_found)
@@ -58,10 +59,11 @@ async def test_upstream_errors_carry_status_and_message(upstream, era):
     assert broken.is_error and "HTTP 500" in text_of(broken) and "failure 500" in text_of(broken)
     limited_text = text_of(limited)
     assert limited.is_error and "HTTP 429" in limited_text and "slow down" in limited_text
-    assert "retry-after: 7" in limited_text and "x-ratelimit-remaining: 0" in limited_text
-    assert "x-ratelimit-reset: 30" in limited_text and "Wait 7s" in limited_text
+    assert "retry-after: 70" in limited_text and "x-ratelimit-remaining: 0" in limited_text
+    assert "x-ratelimit-reset: 30" in limited_text and "Wait 70s" in limited_text
     assert html.is_error and "HTTP 502" in text_of(html) and "Bad gateway" in text_of(html)
-    assert [r.raw_path for r in upstream.requests] == ["/status/404", "/status/500", "/text", "/text"]
+    assert "3 attempts" in text_of(html)
+    assert [r.raw_path for r in upstream.requests] == ["/status/404", "/status/500", "/text", "/text", "/text", "/text"]
 
 
 async def test_timeout_unreachable_and_truncation(upstream):

@@ -88,3 +88,12 @@ def test_a_secret_inside_longer_base64_is_masked_at_any_alignment(prefix: str, e
     masked = Redactor([SECRET]).text(encoded)
     cut = len(encoded) - (len(masked) - len(MASK))  # base64 characters taken out
     assert MASK in masked and cut >= 4 * len(SECRET) // 3 - 4  # all but the 1-2 characters shared with neighbours
+
+
+def test_adding_secrets_makes_a_wider_redactor_and_leaves_this_one_as_it_was() -> None:
+    base = Redactor(["server-secret-1234"])
+    wider = base.adding(["caller-secret-5678", ""])
+    assert wider.text("server-secret-1234 caller-secret-5678") == f"{MASK} {MASK}"
+    assert base.text("caller-secret-5678") == "caller-secret-5678"
+    assert wider.bytes(quote("caller-secret-5678").encode()) == MASK.encode()
+    assert base.adding(["server-secret-1234"]) is base and base.adding([]) is base

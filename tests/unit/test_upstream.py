@@ -21,11 +21,14 @@ import pytest
 from mcp_gateway.credentials import Credentials
 from mcp_gateway.errors import UpstreamError
 from mcp_gateway.exchange import Reply, RequestParts
+from mcp_gateway.limits import CircuitBreaker, ConcurrencyLimit, UpstreamUnavailable
+from mcp_gateway.oauth2 import TokenSource
 from mcp_gateway.plan import CallPlan, CompiledTool
-from mcp_gateway.profile import Auth
+from mcp_gateway.profile import Auth, Breaker
 from mcp_gateway.redaction import Redactor
 from mcp_gateway.response import render_success
-from mcp_gateway.upstream import Upstream
+from mcp_gateway.retry import RetryPolicy
+from mcp_gateway.upstream import Upstream, UpstreamCall
 from tests.upstream import gzip_bomb
 
 pytestmark = pytest.mark.anyio
@@ -56,13 +59,20 @@ class Recorded:
     headers: dict[str, str] = field(default_factory=dict)
     max_bytes: int = 10_000
     timeout: float = 5.0
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(rand=lambda: 0.0))  # no waits between attempts
+    breaker: dict[str, Any] = field(default_factory=dict)
+    max_concurrency: int = 32
     requests: list[httpx.Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         credentials = Credentials(Auth.model_validate(self.auth))
         client = httpx.AsyncClient(transport=httpx.MockTransport(self._record))
-        self.upstream = Upstream(credentials, self.headers, Redactor(credentials.secrets), self.timeout,
-                                 self.max_bytes, client)
+        redactor = Redactor(credentials.secrets)
+        tokens = TokenSource(credentials.auth, credentials.client, client, redactor, self.timeout) \
+            if credentials.client else None
+        self.upstream = Upstream(credentials, self.headers, redactor, self.timeout, self.max_bytes, client,
+                                 name="pets", retry=self.retry, limit=ConcurrencyLimit(self.max_concurrency),
+                                 breaker=CircuitBreaker("pets", Breaker.model_validate(self.breaker)), tokens=tokens)
 
     def _record(self, request: httpx.Request) -> httpx.Response:
         """The handler's answer as a real transport hands it over: unread (`httpx.Response(content=...)` reads
@@ -73,8 +83,9 @@ class Recorded:
                               extensions=answer.extensions)
 
     async def send(self, parts: RequestParts | None = None, base_url: str = BASE,
-                   on_event: Callable[[str, str], Awaitable[None]] | None = None) -> Reply:
-        return await self.upstream.send(parts or RequestParts("GET", "/pets"), base_url, on_event)
+                   on_event: Callable[[str, str], Awaitable[None]] | None = None,
+                   call: UpstreamCall | None = None) -> Reply:
+        return await self.upstream.send(parts or RequestParts("GET", "/pets"), base_url, on_event, call=call)
 
 
 def ok(request: httpx.Request) -> httpx.Response:
@@ -523,3 +534,176 @@ async def test_an_answer_that_cannot_have_a_body_never_goes_back_to_the_pool(met
     recorded = Recorded(lambda r: httpx.Response(status, extensions={"network_stream": stream}))
     await recorded.send(RequestParts(method, "/pets"))
     assert stream.closed is closed
+
+
+# -- retries, the breaker, the concurrency limit --------------------------------------------------------------
+
+
+def answers(*replies: httpx.Response | type[httpx.TransportError]) -> Handler:
+    """Each request gets the next of `replies` (an exception class is raised instead), the last one from then on."""
+    queue = list(replies)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        reply = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(reply, type):
+            raise reply(f"failed while sending {request.url}", request=request)
+        return reply
+    return handler
+
+
+BUSY = httpx.Response(503, headers={"retry-after": "0"}, json={"error": "busy"})
+
+
+@pytest.mark.parametrize("failure", [BUSY, httpx.Response(429), httpx.Response(502), httpx.Response(504),
+                                     httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError])
+async def test_an_idempotent_request_is_sent_again_after_a_passing_failure(
+        failure: httpx.Response | type[httpx.TransportError], caplog: pytest.LogCaptureFixture) -> None:
+    recorded = Recorded(answers(failure, httpx.Response(200, json={"ok": True})), QUERY_KEY)
+    call = recorded.upstream.call()
+    reply = await recorded.send(call=call)
+    assert reply.status == 200 and call.attempts == 2 and len(recorded.requests) == 2
+    assert "attempt 1 of 3; sending it again" in caplog.text and KEY not in caplog.text
+
+
+@pytest.mark.parametrize(("method", "headers", "sent"), [
+    ("POST", {}, 1), ("PATCH", {}, 1), ("POST", {"Idempotency-Key": "k-1"}, 3), ("PUT", {}, 3), ("DELETE", {}, 3),
+    ("HEAD", {}, 3), ("OPTIONS", {}, 3),
+])
+async def test_only_requests_safe_to_repeat_are_sent_again(method: str, headers: dict[str, str], sent: int) -> None:
+    recorded = Recorded(answers(BUSY))
+    call = recorded.upstream.call()
+    reply = await recorded.send(RequestParts(method, "/pets", headers=headers), call=call)
+    assert reply.status == 503 and len(recorded.requests) == call.attempts == sent
+
+
+async def test_a_generated_idempotency_key_makes_a_post_repeatable_with_the_same_key() -> None:
+    recorded = Recorded(answers(BUSY, httpx.Response(200)), retry=RetryPolicy(idempotency_keys=True, rand=lambda: 0.0))
+    reply = await recorded.send(RequestParts("POST", "/pets", content=b"{}"))
+    first, second = recorded.requests
+    assert reply.status == 200 and first.headers["idempotency-key"] == second.headers["idempotency-key"]
+    assert first.content == second.content == b"{}"
+
+
+async def test_a_retry_after_over_the_cap_is_reported_not_waited_for() -> None:
+    recorded = Recorded(answers(httpx.Response(429, headers={"retry-after": "60"})),
+                        retry=RetryPolicy(max_delay=10, rand=lambda: 0.0))
+    reply = await recorded.send()
+    assert reply.status == 429 and reply.headers["retry-after"] == "60" and len(recorded.requests) == 1
+
+
+async def test_a_failure_that_stays_gives_its_last_outcome_and_the_attempts() -> None:
+    recorded = Recorded(answers(httpx.ConnectError), QUERY_KEY)
+    call = recorded.upstream.call()
+    with pytest.raises(UpstreamError, match="could not connect") as raised:
+        await recorded.send(call=call)
+    assert call.attempts == 3 and KEY not in str(raised.value)
+
+
+async def test_a_stream_that_breaks_after_it_began_is_not_sent_again() -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield b'data: {"n": 1}\n\n'
+        raise httpx.ReadError("connection reset")
+
+    events: list[tuple[str, str]] = []
+
+    async def on_event(event: str, data: str) -> None:
+        events.append((event, data))
+
+    recorded = Recorded(lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"},
+                                                 content=broken()))
+    call = recorded.upstream.call()
+    with pytest.raises(UpstreamError, match="ReadError"):
+        await recorded.send(on_event=on_event, call=call)
+    assert call.attempts == 1 and events == [("message", '{"n": 1}')]
+
+
+async def test_no_attempt_is_made_when_its_wait_would_outlast_the_deadline() -> None:
+    recorded = Recorded(answers(httpx.Response(503, headers={"retry-after": "3"})), timeout=2.0)
+    reply = await recorded.send()
+    assert reply.status == 503 and len(recorded.requests) == 1
+
+
+async def test_the_breaker_opens_and_then_fails_calls_without_a_request() -> None:
+    recorded = Recorded(answers(httpx.Response(500)), retry=RetryPolicy(attempts=1), breaker={"failures": 2})
+    for _ in range(2):
+        assert (await recorded.send()).status == 500
+    with pytest.raises(UpstreamUnavailable, match=r"pets upstream unavailable, retry after 30 s \(2 failed attempts"):
+        await recorded.send()
+    assert len(recorded.requests) == 2
+
+
+async def test_retries_stop_once_the_breaker_opens() -> None:
+    recorded = Recorded(answers(BUSY), retry=RetryPolicy(attempts=5, rand=lambda: 0.0), breaker={"failures": 2})
+    call = recorded.upstream.call()
+    reply = await recorded.send(call=call)
+    assert reply.status == 503 and call.attempts == 2 and recorded.upstream.breaker.state == "open"
+
+
+async def test_a_call_that_waits_too_long_for_a_slot_says_so() -> None:
+    recorded = Recorded(ok, max_concurrency=1, timeout=0.2)
+    async with recorded.upstream.limit:  # another call holds the only slot
+        with pytest.raises(UpstreamError, match="waiting for a free slot: 1 calls to pets were in flight"):
+            await recorded.send()
+    assert recorded.requests == [] and recorded.upstream.limit.in_flight == 0
+
+
+async def test_a_callers_own_key_replaces_the_servers_and_is_masked_in_the_answer() -> None:
+    own = "caller-own-key-5678"
+    recorded = Recorded(lambda r: httpx.Response(200, json={"echo": r.url.params["api_key"]}), QUERY_KEY)
+    call = recorded.upstream.call(own)
+    reply = await recorded.send(call=call)
+    assert recorded.requests[0].url.params.get_list("api_key") == [own]
+    assert reply.body == b'{"echo":"***"}' and call.redactor.text(own) == "***"
+    assert recorded.upstream.redactor.text(own) == own  # the server's redactor is not widened by a call
+
+
+# -- OAuth2 client credentials --------------------------------------------------------------------------------
+
+
+OAUTH = {"type": "oauth2_client_credentials", "token_url": "http://auth.test/token", "client_id_env": "PETS_USER",
+         "client_secret_env": "PETS_KEY", "scopes": ["pets:read"]}
+
+
+class TokenServer:
+    """A token endpoint and an API on one mock transport: the API accepts only the latest token issued."""
+
+    def __init__(self) -> None:
+        self.issued: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.test":
+            self.issued.append(f"token-{len(self.issued) + 1}-abcdefgh")
+            return httpx.Response(200, json={"access_token": self.issued[-1], "expires_in": 3600})
+        if request.headers.get("authorization") != f"Bearer {self.issued[-1]}":
+            return httpx.Response(401, json={"error": "expired"})
+        return httpx.Response(200, json={"seen": request.headers["authorization"]})
+
+
+async def test_oauth2_token_is_fetched_once_sent_and_masked() -> None:
+    server = TokenServer()
+    recorded = Recorded(server, OAUTH)
+    calls = [recorded.upstream.call() for _ in range(3)]
+    replies = [await recorded.send(call=call) for call in calls]
+    assert server.issued == ["token-1-abcdefgh"] and [r.status for r in replies] == [200, 200, 200]
+    assert all(r.body == b'{"seen":"Bearer ***"}' for r in replies)
+    assert [r.url.host for r in recorded.requests] == ["auth.test", "api.test", "api.test", "api.test"]
+
+
+async def test_oauth2_token_refused_with_401_is_fetched_again_and_the_request_sent_once_more() -> None:
+    server = TokenServer()
+    recorded = Recorded(server, OAUTH, retry=RetryPolicy(attempts=1))
+    await recorded.send()
+    server.issued.append("token-revoked-on-the-server")  # the upstream now wants a token the gateway has not seen
+    call = recorded.upstream.call()
+    reply = await recorded.send(call=call)
+    assert reply.status == 200 and call.attempts == 2
+    assert server.issued[-1] == "token-3-abcdefgh"
+    assert reply.body == b'{"seen":"Bearer ***"}'
+
+
+async def test_oauth2_is_not_used_for_a_call_with_the_callers_own_key() -> None:
+    server = TokenServer()
+    server.issued.append("the-callers-own-token")
+    recorded = Recorded(server, {**OAUTH, "user_key": {"header": "X-Upstream-Authorization"}})
+    reply = await recorded.send(call=recorded.upstream.call("Bearer the-callers-own-token"))
+    assert reply.status == 200 and [r.url.host for r in recorded.requests] == ["api.test"]
