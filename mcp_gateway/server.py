@@ -3,33 +3,55 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
 from mcp.server import Server
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.session import ServerSession
-from mcp.server.streamable_http_manager import DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_IDLE_TIMEOUT
+from mcp.server.streamable_http_manager import (
+    DEFAULT_MAX_REQUEST_BODY_SIZE,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_SESSION_IDLE_TIMEOUT,
+    StreamableHTTPASGIApp,
+    StreamableHTTPSessionManager,
+)
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_gateway import __version__
+from mcp_gateway.early import SERVER_NAME, TOOLS_LIST_CHANGED
 from mcp_gateway.errors import GatewayError, UnknownTool
 from mcp_gateway.gateway import Gateway
+from mcp_gateway.observe import CallObserver, Metrics, shared_metrics
+from mcp_gateway.pipes import Pipes
 from mcp_gateway.refresh import refresh_forever, refreshing
 from mcp_gateway.stdio import checked_stdio_server
+from mcp_gateway.workers import run_workers
+
+if TYPE_CHECKING:
+    from mcp_gateway.inbound_auth import InboundAuth
 
 log = logging.getLogger("mcp_gateway")
 
@@ -81,8 +103,10 @@ class ToolListNotifier:
                 self._sessions.pop(key, None)
 
 
-def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None) -> Server[Any]:
-    """A low-level MCP server whose tools are the gateway's; clients are recorded in `notifier` when given."""
+def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None, observer: CallObserver | None = None
+                 ) -> Server[Any]:
+    """A low-level MCP server whose tools are the gateway's; clients are recorded in `notifier` when given, and
+    each tool call is logged (and counted) by `observer`, by default a log line alone."""
 
     def seen(ctx: Context) -> None:
         if notifier is not None:
@@ -103,30 +127,33 @@ def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None) -> 
             await ctx.session.report_progress(done, None, message)
 
         try:
-            return await gateway.call(params.name, params.arguments or {}, progress)
+            return await gateway.call(params.name, params.arguments or {}, progress,
+                                      caller_headers=ctx.request.headers if ctx.request is not None else None)
         except UnknownTool as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
 
-    names = ", ".join(api.profile.name for api in gateway.apis)
-    return Server(
-        "mcp-gateway",
+    server = Server(
+        SERVER_NAME,
         version=__version__,
-        instructions=f"Tools that call these HTTP APIs: {names}. Each tool's description ends with its "
-        "HTTP method and path.",
+        instructions=gateway.instructions,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_subscriptions_listen=notifier.listen if notifier is not None else None,
         get_tool_input_schema=lambda name: gateway.catalog.input_schema(name),
     )
+    server.middleware = []  # the SDK's default OpenTelemetry span per message: spans nobody here collects
+    server.middleware.append(observer or CallObserver(gateway))  # a log line (and metrics) per tool call
+    return server
 
 
-async def serve_stdio(gateway: Gateway) -> None:
-    """Serve on stdin/stdout (stdout is the JSON-RPC wire; logs go to stderr)."""
+async def serve_stdio(gateway: Gateway, pipes: Pipes | None) -> None:
+    """Serve on stdin/stdout (stdout is the JSON-RPC wire; logs go to stderr): over `pipes` on the event loop
+    when given, else through the SDK's worker threads."""
     notifier = ToolListNotifier()
     server = build_server(gateway, notifier)
-    options = server.create_initialization_options(NotificationOptions(tools_changed=True))
+    options = server.create_initialization_options(NotificationOptions(tools_changed=TOOLS_LIST_CHANGED))
     try:
-        async with checked_stdio_server() as (read_stream, write_stream), anyio.create_task_group() as tasks:
+        async with checked_stdio_server(pipes) as (read_stream, write_stream), anyio.create_task_group() as tasks:
             tasks.start_soon(refresh_forever, gateway, notifier.tools_changed)
             await server.run(read_stream, write_stream, options)
             tasks.cancel_scope.cancel()
@@ -172,36 +199,140 @@ def transport_security(host: str, allowed_hosts: Sequence[str] = (), allowed_ori
                                      allowed_origins=list(dict.fromkeys([*origins, *allowed_origins])))
 
 
-def http_app(gateway: Gateway, host: str, notifier: ToolListNotifier | None = None,
-             security: TransportSecuritySettings | None = None) -> Starlette:
-    """The ASGI app: MCP at /mcp (Host and Origin checked as `security` says, by default loopback only) and a
-    health check at /healthz."""
+@dataclass(frozen=True)
+class HttpOptions:
+    """How the streamable HTTP transport serves: the bind, its Host/Origin checks (None: loopback only), inbound
+    auth, the request body limit, sessions (stateless unless `stateful`), worker processes and /metrics."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    security: TransportSecuritySettings | None = None
+    auth: InboundAuth | None = None
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BODY_SIZE
+    stateful: bool = False
+    workers: int = 1
+    metrics: bool = False
+
+
+def http_app(gateway: Gateway, options: HttpOptions, notifier: ToolListNotifier | None = None) -> Starlette:
+    """The ASGI app: MCP at /mcp (Host and Origin checked, behind inbound auth when configured, bodies limited),
+    an open health check at /healthz, and when asked for /metrics (behind the same auth) and the OAuth protected
+    resource metadata.
+
+    Built from the SDK's pieces rather than `Server.streamable_http_app`, so that a fixed-token mode needs no
+    OAuth issuer and a body over the limit is answered in JSON-RPC.
+    """
+    metrics = Metrics() if options.metrics else None
+    server = build_server(gateway, notifier, CallObserver(gateway, metrics))
+    manager = StreamableHTTPSessionManager(
+        app=server, stateless=not options.stateful, max_request_body_size=options.max_request_bytes,
+        security_settings=options.security if options.security is not None else transport_security(options.host))
 
     async def health(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "tools": len(gateway.catalog)})
+        return JSONResponse({"status": "ok"})
 
-    server = build_server(gateway, notifier)
-    checks = security if security is not None else transport_security(host)
-    return server.streamable_http_app(host=host, transport_security=checks,
-                                      custom_starlette_routes=[Route("/healthz", health)])
+    auth = options.auth
+
+    def guarded(app: ASGIApp) -> ASGIApp:
+        return app if auth is None else RequireAuthMiddleware(app, list(auth.scopes), auth.metadata_url())
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", health, methods=["GET"]),
+        Route("/mcp", guarded(McpFront(StreamableHTTPASGIApp(manager), options.max_request_bytes,
+                                       stateless=not options.stateful)))]
+    if metrics is not None:
+        routes.append(Route("/metrics", guarded(metrics), methods=["GET"]))
+    middleware: list[Middleware] = []
+    if auth is not None:
+        routes += auth.metadata_routes()
+        middleware = [Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(auth.verifier)),
+                      Middleware(AuthContextMiddleware)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lambda _: manager.run())
 
 
-async def serve_http(gateway: Gateway, host: str, port: int, security: TransportSecuritySettings) -> None:
-    """Serve streamable HTTP at http://HOST:PORT/mcp until interrupted."""
-    import uvicorn
+class McpFront:
+    """What the gateway puts in front of the SDK's /mcp handler: a JSON-RPC body for the 413 of a request body over
+    the limit, and, when stateless, 405 for a GET (a stream no later message could ever be written to).
 
-    notifier = ToolListNotifier() if refreshing(gateway) else None  # sessions kept only when there may be news
-    config = uvicorn.Config(http_app(gateway, host, notifier, security), host=host, port=port, log_level="warning",
-                            lifespan="on")
+    The SDK's session manager enforces the limit itself (behind the auth check, so no unauthenticated body is
+    held); this only turns its plain-text answer into an error an MCP client can read and act on.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, stateless: bool) -> None:
+        self.app = app
+        self.stateless = stateless
+        self.too_large = _jsonrpc_error(types.INVALID_REQUEST, f"The request body is larger than this server accepts "
+                                        f"({limit:,} bytes): send smaller arguments, or ask the operator to raise "
+                                        "--max-request-bytes")
+        self.no_stream = _jsonrpc_error(types.INVALID_REQUEST, "This server keeps no sessions, so it has no stream "
+                                        "to open: send requests with POST (2026-07-28 clients listen for changes "
+                                        "with subscriptions/listen)")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.stateless and scope["type"] == "http" and scope["method"] == "GET":
+            await _send_json(send, HTTPStatus.METHOD_NOT_ALLOWED, self.no_stream, [(b"allow", b"POST")])
+            return
+        replaced = False
+
+        async def relay(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+                replaced = True
+                await _send_json(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, self.too_large)
+            elif not replaced:  # the SDK's own body of a replaced answer is dropped
+                await send(message)
+
+        await self.app(scope, receive, relay)
+
+
+def _jsonrpc_error(code: int, message: str) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
+
+
+async def _send_json(send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve_http(gateway: Gateway, options: HttpOptions) -> None:
+    """Serve streamable HTTP at http://HOST:PORT/mcp until interrupted: in this process, or in `options.workers`
+    forked processes sharing the port."""
+    security = options.security if options.security is not None else transport_security(options.host)
     if not security.enable_dns_rebinding_protection:
         log.warning("--allow-any-host: the Host and Origin headers are not checked, so a web page could reach "
                     "these tools through DNS rebinding unless a reverse proxy in front checks them")
-    log.info("serving MCP at http://%s:%d/mcp", host, port)
+    if options.auth is None:
+        log.info("no inbound authentication: anyone who can reach http://%s:%d/mcp can call these tools "
+                 "(--auth-token-env VAR or --oauth-issuer URL turn it on)", options.host, options.port)
+    if refreshing(gateway) and not options.stateful:
+        log.info("stateless HTTP: 2026-07-28 clients hear of tool list changes on subscriptions/listen; 2025-11-25 "
+                 "clients see them at their next tools/list (--stateful, with one worker, notifies them too)")
+    log.info("serving MCP at http://%s:%d/mcp (%s%s)", options.host, options.port,
+             "sessions" if options.stateful else "stateless",
+             f", {options.workers} workers" if options.workers > 1 else "")
+    if options.workers <= 1:
+        anyio.run(_serve_http, gateway, options, None)
+        return
+    with shared_metrics(options.metrics):
+        run_workers(options.workers, options.host, options.port,
+                    lambda sock: anyio.run(_serve_http, gateway, options, sock))
+
+
+async def _serve_http(gateway: Gateway, options: HttpOptions, sock: socket.socket | None) -> None:
+    """One process's server: uvicorn on the bind (or on `sock`, a worker's share of the port), and the refresh."""
+    import uvicorn
+
+    notifier = ToolListNotifier() if refreshing(gateway) else None  # sessions kept only when there may be news
+    config = uvicorn.Config(http_app(gateway, options, notifier), host=options.host, port=options.port,
+                            log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10,
+                            log_config=None)  # uvicorn's lines go through the gateway's handler (and format)
     try:
         async with anyio.create_task_group() as tasks:
             if notifier is not None:
                 tasks.start_soon(refresh_forever, gateway, notifier.tools_changed)
-            await uvicorn.Server(config).serve()
+            await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
             tasks.cancel_scope.cancel()
     finally:
         await gateway.aclose()

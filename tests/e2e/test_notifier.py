@@ -12,7 +12,7 @@ import uvicorn
 from mcp import Client
 
 from mcp_gateway.build import TargetOptions, build_gateway
-from mcp_gateway.server import ToolListNotifier, http_app
+from mcp_gateway.server import HttpOptions, ToolListNotifier, http_app
 from tests.common import FIXTURES
 from tests.servers import free_port
 
@@ -24,8 +24,8 @@ async def serving(notifier: ToolListNotifier) -> AsyncIterator[str]:
     """The gateway's HTTP app under uvicorn in this process, on a free port; yields the MCP URL."""
     gateway = build_gateway([str(FIXTURES / "echo.yaml")], TargetOptions(base_url="http://127.0.0.1:9"))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(http_app(gateway, "127.0.0.1", notifier), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    app = http_app(gateway, HttpOptions(stateful=True), notifier)  # sessions: what a 2025-11-25 client is told on
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(server.serve)
         async with httpx.AsyncClient() as http:

@@ -71,7 +71,7 @@ async def live(request: pytest.FixtureRequest, tmp_path, upstream) -> AsyncItera
             yield Live(spec_server, env, StdioServerParameters(
                 command=sys.executable, args=["-m", "mcp_gateway", "serve", str(profile)], env=env, cwd=str(ROOT)))
         else:
-            async with serve_http([str(profile)], env=env) as url:
+            async with serve_http([str(profile), "--stateful"], env=env) as url:  # sessions: 2025-11-25 is told
                 yield Live(spec_server, env, url)
     finally:
         spec_server.shutdown()
