@@ -27,10 +27,65 @@ def clean(text: str, allowed: str = r"A-Za-z0-9_-") -> str:
 
 def shorten(name: str, limit: int) -> str:
     """Cut a name to `limit` characters, keeping it unique with a short hash of the whole name."""
+    return name if len(name) <= limit else hashed(name, limit, name)
+
+
+def hashed(text: str, limit: int, whole: str) -> str:
+    """`text` cut to leave room for, and ending in, an 8-character hash of the `whole` name it stands for."""
+    digest = hashlib.sha1(whole.encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"{text[: max(1, limit - 9)].rstrip('_-')}_{digest}"
+
+
+# words that carry little when a name must be shorter (never the first word)
+_FILLER = frozenset("a an the of for by to from in on with and or at via".split())
+# the usual short forms of long words in API operation names
+_SHORT_FORMS = {
+    "administrator": "admin", "application": "app", "applications": "apps", "authenticated": "auth",
+    "authentication": "auth", "authorization": "authz", "collaborator": "collab",
+    "collaborators": "collabs", "configuration": "config", "configurations": "configs", "deployment": "deploy",
+    "deployments": "deploys", "description": "desc", "directory": "dir", "environment": "env",
+    "environments": "envs", "identifier": "id", "information": "info", "installation": "install",
+    "installations": "installs", "management": "mgmt", "message": "msg", "messages": "msgs",
+    "notification": "notif", "notifications": "notifs", "organization": "org", "organizations": "orgs",
+    "parameter": "param", "parameters": "params", "permission": "perm", "permissions": "perms",
+    "reference": "ref", "references": "refs", "repositories": "repos", "repository": "repo", "request": "req",
+    "requests": "reqs", "response": "resp", "specification": "spec", "statistics": "stats",
+    "subscription": "sub", "subscriptions": "subs", "temporary": "temp", "version": "ver", "versions": "vers",
+}
+_PARTS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])|[^A-Za-z0-9]+")  # words (camelCase split) and separators
+_SEPARATOR_RUN = re.compile(r"[_-]{2,}")
+
+
+def abbreviate(name: str, limit: int) -> str:
+    """`name` made shorter readably until it fits in `limit` characters, as far as that goes: runs of separators
+    folded, filler words dropped, then long words replaced by their usual short forms, longest word first."""
     if len(name) <= limit:
         return name
-    digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
-    return f"{name[: max(1, limit - 9)].rstrip('_-')}_{digest}"
+    parts = _PARTS.findall(name)
+    words = [i for i, part in enumerate(parts) if part[0].isalnum()]
+
+    def text() -> str:
+        return _SEPARATOR_RUN.sub(lambda run: run.group(0)[0], "".join(parts)).strip("_-")
+
+    for i in words[1:]:
+        if len(text()) <= limit:
+            break
+        if parts[i].lower() in _FILLER:
+            parts[i] = ""
+    for i in sorted(words, key=lambda i: -len(parts[i])):
+        if len(text()) <= limit:
+            break
+        short = _SHORT_FORMS.get(parts[i].lower())
+        if short:
+            parts[i] = _keep_case(parts[i], short)
+    return text() or name
+
+
+def _keep_case(word: str, short: str) -> str:
+    """`short` in the case `word` was written in (capitalised or upper case words stay so)."""
+    if word.isupper() and len(word) > 1:
+        return short.upper()
+    return short[:1].upper() + short[1:] if word[:1].isupper() else short
 
 
 def singular(word: str) -> str:
@@ -98,12 +153,16 @@ class NameRegistry:
         self._taken.update(name.lower() for name in names)
 
     def claim(self, wanted: str, fallbacks: Iterable[str] = ()) -> str:
-        """`wanted` if free, else the first free fallback (drawn lazily), else `wanted` numbered; cut to the limit."""
+        """`wanted` if free, else the first free fallback (drawn lazily), else `wanted` numbered. A name past the
+        limit is shortened readably (`abbreviate`); when that does not fit or is taken, it is cut and ends in a hash
+        of the whole name."""
         for candidate in itertools.chain([wanted], fallbacks):
-            name = shorten(candidate, self.limit)
-            if name.lower() not in self._taken:
-                self._taken.add(name.lower())
-                return name
+            readable = abbreviate(candidate, self.limit)
+            forms = [readable, hashed(readable, self.limit, candidate)] if len(candidate) > self.limit else [readable]
+            for name in forms:
+                if len(name) <= self.limit and name.lower() not in self._taken:
+                    self._taken.add(name.lower())
+                    return name
         name = shorten(wanted, self.limit)
         n = 1
         while name.lower() in self._taken:

@@ -1,8 +1,11 @@
-"""OpenAPI 3.0/3.1 Schema Objects -> JSON Schema 2020-12, shared across all tools of a document.
+"""OpenAPI 3.0/3.1 Schema Objects -> JSON Schema 2020-12 in its most portable form, shared across all tools.
 
-Each referenced schema is converted once and kept under a stable `$defs` name, so recursive
-schemas stay `$ref`s and a thousand tools share the same converted objects. Unknown or malformed
-keywords are dropped rather than passed on: every emitted schema must be valid 2020-12.
+Each referenced schema is converted once. References are then written out for each tool by
+`inline.py` (the same object in every tool that reaches it, so a thousand tools share it in memory);
+only recursive schemas, and large ones a tool would repeat, stay `$ref`s into the tool's `$defs`.
+A value that may be null is `anyOf: [schema, {"type": "null"}]`, never a type array, which Gemini,
+pydantic-ai's TestModel and MCP Inspector's strict lint refuse. Unknown or malformed keywords are
+dropped rather than passed on: every emitted schema must be valid 2020-12.
 
 Inputs (`convert`) describe what a caller may send; `readOnly` properties are left out.
 Outputs (`shape`) are the shape of a response only (property names and items; no types, titles or
@@ -18,6 +21,7 @@ import re
 import warnings
 from typing import Any
 
+from mcp_gateway.compile.inline import ANNOTATIONS, Inliner
 from mcp_gateway.compile.refs import deref, lookup, pointer_parts
 
 _TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
@@ -25,6 +29,16 @@ _NUMBER_KEYS = ("minimum", "maximum", "multipleOf")
 _COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
 _TEXT_KEYS = ("title", "description", "format", "contentMediaType", "contentEncoding")
 _BOOL_KEYS = ("uniqueItems", "deprecated", "readOnly", "writeOnly")
+# keywords that constrain one JSON type only: a type array is split into one `anyOf` branch per type, each with its own
+_TYPE_KEYWORDS = {
+    "string": frozenset({"minLength", "maxLength", "pattern", "format", "contentMediaType", "contentEncoding"}),
+    "number": frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "format"}),
+    "array": frozenset({"items", "prefixItems", "minItems", "maxItems", "uniqueItems"}),
+    "object": frozenset({"properties", "required", "additionalProperties", "patternProperties", "minProperties",
+                         "maxProperties", "dependentRequired"}),
+}
+_TYPE_KEYWORDS["integer"] = _TYPE_KEYWORDS["number"]
+_ALL_TYPE_KEYWORDS = frozenset().union(*_TYPE_KEYWORDS.values())
 
 
 def _is_number(value: Any) -> bool:
@@ -57,6 +71,59 @@ def def_name_for(ref: str, taken: set[str]) -> str:
     return name
 
 
+def _is_of_type(value: Any, kind: str) -> bool:
+    """Whether a JSON value is an instance of a JSON Schema type."""
+    if kind == "null":
+        return value is None
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return _is_number(value) and float(value).is_integer()
+    if kind == "number":
+        return _is_number(value)
+    expected = {"string": str, "array": list, "object": dict}.get(kind)
+    return expected is not None and isinstance(value, expected)
+
+
+def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` or null, as `anyOf` (words for people and the default stay outside, where every client reads them)."""
+    inner = {key: value for key, value in schema.items() if key not in ANNOTATIONS}
+    outer = {key: value for key, value in schema.items() if key in ANNOTATIONS}
+    branches = inner["anyOf"] if list(inner) == ["anyOf"] else [inner]
+    return {"anyOf": [*branches, {"type": "null"}], **outer}
+
+
+def _without_type_arrays(schema: dict[str, Any]) -> dict[str, Any]:
+    """The same schema without a type array: one type, or `anyOf` branches (each type with its own keywords), plus
+    a null branch where null is allowed. An `enum` or `const` alone says exactly what is allowed."""
+    kinds = schema.get("type")
+    if not isinstance(kinds, list):
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "type"}
+    if "const" in rest:
+        return rest
+    if "enum" in rest:
+        allowed = [value for value in rest["enum"] if any(_is_of_type(value, kind) for kind in kinds)]
+        if None in allowed and len(allowed) > 1:
+            values = [value for value in allowed if value is not None]
+            return _or_null(_without_type_arrays({**rest, "enum": values, "type": [k for k in kinds if k != "null"]}))
+        kinds = [kind for kind in kinds if any(_is_of_type(value, kind) for value in allowed)] or kinds
+        rest["enum"] = allowed or rest["enum"]
+        return {"type": kinds[0], **rest} if len(kinds) == 1 else rest
+    others = [kind for kind in kinds if kind != "null"]
+    if not others:
+        return {"type": "null", **rest}
+    if len(others) == 1:
+        single = {"type": others[0], **rest}
+    else:
+        single = {key: value for key, value in rest.items() if key not in _ALL_TYPE_KEYWORDS}
+        if "anyOf" in single:  # the document's own union still applies, beside the union of types
+            single["allOf"] = [*single.get("allOf", []), {"anyOf": single.pop("anyOf")}]
+        single["anyOf"] = [{"type": kind, **{key: rest[key] for key in _TYPE_KEYWORDS[kind] if key in rest}}
+                           for kind in others]
+    return _or_null(single) if "null" in kinds else single
+
+
 class SchemaConverter:
     """Converts schemas of one document; remembers every `$defs` entry it has made."""
 
@@ -64,9 +131,11 @@ class SchemaConverter:
         self.document = document
         self.openapi_31 = openapi_31
         self.def_names: dict[str, str] = {}
+        self._pointers: dict[str, str] = {}  # `#/$defs/<name>` -> the document pointer it stands for
         self._taken: set[str] = set()
         self._defs: dict[str, Any] = {}
         self._edges: dict[str, frozenset[str]] = {}
+        self._inliner = Inliner(self._definition, self._pointers, self.def_names)
         self._shapes: dict[tuple[str, int], dict[str, Any]] = {}
 
     # -- public -------------------------------------------------------------------------------
@@ -76,21 +145,10 @@ class SchemaConverter:
         converted = self._node(schema, refs)
         return converted, refs
 
-    def defs_for(self, refs: set[str]) -> dict[str, Any]:
-        """`$defs` for a tool: every definition reachable from `refs`, each converted once per document, in
-        name order, so that the same document gives the same bytes in every process."""
-        out: dict[str, Any] = {}
-        stack = list(refs)
-        seen: set[str] = set()
-        while stack:
-            ref = stack.pop()
-            if ref in seen:
-                continue
-            seen.add(ref)
-            converted, edges = self._definition(ref)
-            out[self.def_names[ref]] = converted
-            stack.extend(edges)
-        return dict(sorted(out.items()))
+    def finish(self, schema: dict[str, Any], refs: set[str]) -> dict[str, Any]:
+        """A tool's root schema with its references written out where that is possible and small (`inline.py`);
+        `refs` are the pointers `convert` reported for the parts of `schema`."""
+        return self._inliner.finish(schema, refs)
 
     def resolve(self, schema: Any) -> Any:
         """Follow `$ref`s at the root of a schema to the node they end at (for shape decisions)."""
@@ -101,6 +159,7 @@ class SchemaConverter:
         if ref not in self.def_names:
             self.resolve({"$ref": ref})  # raises OperationSkipped when it dangles or only points at itself
             self.def_names[ref] = def_name_for(ref, self._taken)
+            self._pointers[f"#/$defs/{self.def_names[ref]}"] = ref
         refs.add(ref)
         return {"$ref": f"#/$defs/{self.def_names[ref]}"}
 
@@ -172,9 +231,9 @@ class SchemaConverter:
                 out[key] = subs
         if isinstance(node.get("not"), dict | bool):
             out["not"] = self._node(node["not"], refs)
-        if nullable and "type" not in out and "enum" not in out:
-            return {"anyOf": [out, {"type": "null"}]}
-        return out
+        if nullable and "type" not in out and "enum" not in out and "const" not in out:
+            return _or_null(out)
+        return _without_type_arrays(out)
 
     def _copy_type(self, node: dict[str, Any], out: dict[str, Any], nullable: bool) -> None:
         kind = node.get("type")
@@ -184,7 +243,7 @@ class SchemaConverter:
             return
         if nullable and "null" not in kinds:
             kinds.append("null")
-        out["type"] = kinds[0] if len(kinds) == 1 else kinds
+        out["type"] = kinds[0] if len(kinds) == 1 else kinds  # a list is made portable by `_without_type_arrays`
 
     def _copy_exclusive(self, node: dict[str, Any], out: dict[str, Any]) -> None:
         for key, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):

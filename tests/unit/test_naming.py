@@ -1,4 +1,5 @@
-"""Tool names: sanitised operationIds, derived verb phrases, length limits with a hash, uniqueness."""
+"""Tool names: sanitised operationIds, derived verb phrases, readable shortening (a hash when that fails), budgets,
+uniqueness."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from mcp_gateway.compile import compile_document
 from mcp_gateway.compile.naming import (
     TOOL_NAME_RE,
     NameRegistry,
+    abbreviate,
     by_parameters,
     clean,
     derived_name,
@@ -124,3 +126,32 @@ def test_clashes_fall_back_to_derived_names_then_path_parameters():
     }}
     names = [tool.name for tool in compile_document(document, Profile(spec="x")).tools]
     assert names == ["find", "get_image", "get_chart", "get_chart_by_pk"]
+
+
+def test_abbreviate_drops_filler_words_then_uses_short_forms():
+    name = "packages_get-all-package-versions-for-package-owned-by-authenticated-user"
+    assert abbreviate(name, 64) == "packages_get-all-package-versions-package-owned-auth-user"
+    assert abbreviate("listReposForAuthenticatedUser", 20) == "listReposAuthUser"  # camelCase words too
+    assert abbreviate("ListOrganizationRepositories", 24) == "ListOrgRepositories"  # the longest word first
+    assert abbreviate("short", 64) == "short"
+    assert abbreviate("Get_audio_from_sample_v1_voices__voice_id__samples__sample_id__audio_get", 64) == \
+        "Get_audio_sample_v1_voices_voice_id_samples_sample_id_audio_get"
+
+
+def test_a_budget_shortens_readably_and_hashes_only_what_cannot_be():
+    registry = NameRegistry(40)
+    readable = registry.claim("apps_list-installation-requests-for-authenticated-app")
+    assert readable == "apps_list-installation-requests-auth-app"
+    cut = registry.claim("security-advisories_list-global-advisories")  # no filler, no long word to shorten
+    assert len(cut) == 40 and cut.startswith("security-advisories_list-glob") and TOOL_NAME_RE.match(cut)
+    again = registry.claim("apps_list-installation-requests-for-an-authenticated-app")  # the same once shortened
+    assert again != readable and len(again) <= 40 and again.startswith("apps_list-installation")
+
+
+def test_name_budget_is_the_smaller_limit():
+    assert Profile(spec="x").tool_name_limit == 64
+    assert Profile(spec="x", name_budget=51).tool_name_limit == 51
+    assert Profile(spec="x", name_budget=51, name_limit=40).tool_name_limit == 40
+    ids = ["repos/list-for-authenticated-user-in-organization-with-a-long-tail"]
+    names = [t.name for t in compile_document(_document(ids), Profile(spec="x", name_budget=40)).tools]
+    assert names == ["repos_list-auth-user-org-long-tail"]
