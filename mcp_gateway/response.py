@@ -12,6 +12,7 @@ from mcp_gateway.jsontext import json_text, parse_json
 from mcp_gateway.media import charset, essence, is_json, is_textual
 from mcp_gateway.plan import CompiledTool
 from mcp_gateway.redaction import Redactor
+from mcp_gateway.selection import Selection, selected
 
 _RATE_HEADERS = ("retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
                  "x-ratelimit-reset-requests", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
@@ -92,10 +93,14 @@ def render_error(tool: CompiledTool, reply: Reply, auth_env: list[str]) -> types
     return error_result("\n".join(lines))
 
 
-def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.CallToolResult:
-    """A 2xx reply: JSON as text plus structuredContent, text as text, images and other bytes as such."""
+def render_success(tool: CompiledTool, reply: Reply, max_bytes: int, selection: Selection | None = None
+                   ) -> types.CallToolResult:
+    """A 2xx reply: JSON as text plus structuredContent (or, with a selection, what it selects), text as text,
+    images and other bytes as such. The reply may have been read past `max_bytes` for a selection: a whole JSON
+    answer is selected first and then held to `max_bytes`."""
     media = essence(reply.headers.get("content-type", ""))
-    cut = reply.total_bytes > len(reply.body) or len(reply.body) > max_bytes
+    whole = reply.total_bytes <= len(reply.body)
+    cut = not whole or len(reply.body) > max_bytes
     body = reply.body[:max_bytes]
     if not body:
         text = f"{tool.operation} succeeded with HTTP {reply.status} {reply.reason} and no content."
@@ -113,24 +118,54 @@ def render_success(tool: CompiledTool, reply: Reply, max_bytes: int) -> types.Ca
         resource = types.BlobResourceContents(uri=reply.url, mime_type=media or "application/octet-stream",
                                               blob=base64.b64encode(body).decode())
         return _with_structure(tool, types.EmbeddedResource(type="resource", resource=resource))
-    raw = _cut(_decode_text(reply), max_bytes) if cut else _decode_text(reply)  # the declared charset, else UTF-8
-    if not cut and (is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
+    raw = _decode_text(reply)  # the declared charset, else UTF-8
+    parse = not cut or (whole and selection is not None)  # a selection may shrink an answer over the cap
+    if parse and (is_json(media) or (not media and raw.lstrip().startswith(("{", "[")))):
         try:
             data = parse_json(raw)
         except (ValueError, RecursionError):
             pass
         else:
-            compact = json_text(data)
-            if len(compact.encode()) <= max_bytes:
-                structured = data if isinstance(data, dict) else {"result": data} if tool.output_schema else None
-                return types.CallToolResult(content=[types.TextContent(type="text", text=compact)],
-                                            structured_content=structured)
-            raw = _cut(compact, max_bytes)
-            cut = True
+            return render_json(tool, data, max_bytes, selection)
     if cut:
-        raw += _truncated(f"the response was {_size(reply, len(body))} bytes",
-                          f"only the first {len(body):,} are shown")
+        raw = _cut(raw, max_bytes) + _truncated(f"the response was {_size(reply, len(body))} bytes",
+                                                f"only the first {len(body):,} are shown")
+    if selection is not None:
+        raw += _not_applied(selection, "JSON" if whole else "read whole")
     return _with_structure(tool, types.TextContent(type="text", text=raw))
+
+
+def _not_applied(selection: Selection, why: str) -> str:
+    """The note that ends an answer its selection could not be applied to."""
+    return f"\n\n[`{selection.argument}` was not applied: the answer was not {why}]"
+
+
+def render_json(tool: CompiledTool, data: Any, max_bytes: int, selection: Selection | None = None,
+                note: str = "") -> types.CallToolResult:
+    """A JSON answer (or what `selection` selects of it) as compact text held to `max_bytes`, then `note`.
+
+    structuredContent is the answer when it fits the tool's outputSchema; a selection changes the answer's shape,
+    so a selected answer is in the text only, with `{}` as structuredContent where an outputSchema is declared
+    (SDK clients require one there, and the shape-only schema accepts it). SelectionError when the selection
+    cannot be applied to the answer."""
+    structured: dict[str, Any] | None
+    if selection is not None:
+        data = selected(selection, data)
+        structured = {} if tool.output_schema else None
+    else:
+        structured = data if isinstance(data, dict) else {"result": data} if tool.output_schema else None
+    compact = json_text(data)
+    size = len(compact.encode())
+    notes = [types.TextContent(type="text", text=note)] if note else []
+    if size <= max_bytes:
+        return types.CallToolResult(content=[types.TextContent(type="text", text=compact), *notes],
+                                    structured_content=structured)
+    whole = "the selected answer" if selection is not None else "the response"
+    text = _cut(compact, max_bytes) + _truncated(f"{whole} was {size:,} bytes",
+                                                 f"only the first {max_bytes:,} are shown")
+    result = _with_structure(tool, types.TextContent(type="text", text=text))
+    result.content.extend(notes)
+    return result
 
 
 def _with_structure(tool: CompiledTool, block: types.ContentBlock) -> types.CallToolResult:
@@ -139,16 +174,21 @@ def _with_structure(tool: CompiledTool, block: types.ContentBlock) -> types.Call
     return types.CallToolResult(content=[block], structured_content={} if tool.output_schema else None)
 
 
-def render_stream(tool: CompiledTool, reply: Reply, assembled: dict[str, Any], max_bytes: int
-                  ) -> types.CallToolResult:
+def render_stream(tool: CompiledTool, reply: Reply, assembled: dict[str, Any], max_bytes: int,
+                  selection: Selection | None = None) -> types.CallToolResult:
     """An event stream folded into one object (a chat completion, a message, or the events), held to `max_bytes`
-    like any answer; a stream that went on past the read limit is assembled from the events within it, with a note."""
+    like any answer (after `selection`, when the stream was read whole); a stream that went on past the read limit is
+    assembled from the events within it, with a note."""
+    if selection is not None and reply.size_known:
+        return render_json(tool, assembled, max_bytes, selection)
     text = json_text(assembled)
     size = len(text.encode())
     if not reply.size_known:
         read = reply.total_bytes - 1
         note = _truncated(f"the event stream went on past {read:,} bytes",
                           f"only the events in its first {read:,} are assembled here")
+        if selection is not None:
+            note += _not_applied(selection, "read whole")
     elif size > max_bytes:
         note = _truncated(f"the assembled result was {size:,} bytes", f"only the first {max_bytes:,} are shown")
     else:

@@ -27,6 +27,7 @@ import rstr
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from mcp_gateway.selection import SELECT_NAME
 from tests.fidelity_check import FORMATS
 
 _SAFE = string.ascii_letters + string.digits + "-._~"
@@ -98,6 +99,8 @@ class ArgumentGenerator:
         required = set(self.root.get("required") or [])
         out: dict[str, Any] = {}
         for name, schema in props.items():
+            if name == SELECT_NAME and name not in required:
+                continue  # the answer's selection (mcp_gateway/selection.py) shapes no request
             # later attempts drop optional arguments: fewer chances to hit an unsatisfiable corner
             keep = name in required or (attempt < 3 and self.rng.random() < self.optional_rate)
             if keep:

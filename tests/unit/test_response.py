@@ -21,6 +21,7 @@ from mcp_gateway.response import (
     render_stream,
     render_success,
 )
+from mcp_gateway.selection import compile_selection
 
 URL = "http://api.test/v1/pets/7"
 SCHEMA = {"type": "object", "properties": {"id": {}, "name": {}}}
@@ -376,3 +377,40 @@ def test_structured_content_is_untouched_when_the_text_held_no_secret() -> None:
 def test_non_text_blocks_pass_through() -> None:
     result = redact_result(render_success(tool(), reply(PNG, "image/png"), 10_000), Redactor([SECRET]))
     assert isinstance(result.content[0], types.ImageContent)
+
+
+def test_a_selection_is_applied_before_the_size_cap():
+    pets = [{"id": i, "name": f"pet {i}", "notes": "n" * 50} for i in range(100)]
+    body = json.dumps(pets).encode()  # read whole, past the cap, as it is for a selected call
+    result = render_success(tool(), reply(body, "application/json"), 1024, compile_selection("_select", "[:3].id"))
+    assert only_text(result) == "[0,1,2]" and result.structured_content is None
+
+
+def test_a_selected_answer_leaves_the_declared_shape_for_the_text():
+    body = json.dumps({"id": 7, "name": "Rex", "owner": {"name": "Ann"}}).encode()
+    result = render_success(tool(SCHEMA), reply(body, "application/json"), 1024,
+                            compile_selection("_select", "owner.name"))
+    assert only_text(result) == '"Ann"' and result.structured_content == {}  # `{}` fits the shape-only schema
+
+
+def test_a_selected_answer_over_the_cap_is_cut_and_says_so():
+    body = json.dumps([{"name": "x" * 100}] * 50).encode()
+    result = render_success(tool(), reply(body, "application/json"), 1024, compile_selection("_select", "[].name"))
+    text = only_text(result)
+    assert text.startswith('["xxx') and "[truncated: the selected answer was 5,151 bytes" in text
+
+
+@pytest.mark.parametrize(("body", "total", "why"), [(b"plain words", None, "not JSON"),
+                                                    (b'{"a": 1', 5000, "not read whole")])
+def test_a_selection_that_cannot_apply_says_so(body, total, why):
+    result = render_success(tool(), reply(body, "text/plain" if total is None else "application/json", total=total),
+                            1024, compile_selection("_select", "a"))
+    assert only_text(result).endswith(f"[`_select` was not applied: the answer was {why}]")
+
+
+def test_a_selection_applies_to_an_assembled_event_stream_read_whole() -> None:
+    select = compile_selection("_select", "choices[0].message.content")
+    assert only_text(render_stream(tool(), streamed(500, 1_000), completion("Hé"), 1_000, select)) == '"Hé"'
+    cut = render_stream(tool(), streamed(1_001, 1_000), completion("Hel"), 1_000, select)
+    assert "[truncated: the event stream went on past 1,000 bytes" in only_text(cut)  # partial: not selected
+    assert only_text(cut).endswith("[`_select` was not applied: the answer was not read whole]")
