@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit check-specs corpus fidelity bench clean
+.PHONY: demo test unit wheel bundles check-specs corpus fidelity bench bench-http clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ test: $(STAMP)  ## lint, types (mypy --strict over mcp_gateway/), then the whole
 unit: $(STAMP)  ## the unit tests of the pure stages alone (seconds)
 	$(BIN)/python -m pytest -q tests/unit
 
+wheel: $(STAMP)  ## dist/mcp_gateway-*.whl: the package with its bundled profiles, for pip, pipx and uvx
+	rm -rf build
+	$(BIN)/python -m pip wheel --no-deps --wheel-dir dist .
+
+bundles: $(STAMP)  ## dist/bundles/*.mcpb: a Claude Desktop bundle per gateway profile and one for any document
+	$(BIN)/mcp-gateway bundle --out dist/bundles --tools-dir bench/.cache
+
 check-specs: $(STAMP)  ## mcp-gateway check over every document in ../shared/specs
 	$(BIN)/python bench/check_specs.py
 
@@ -35,5 +42,8 @@ fidelity: $(STAMP)  ## generated calls checked against the original documents by
 bench: $(STAMP)  ## benchmarks: print figures and ratios
 	$(BIN)/python bench/startup_and_calls.py
 
+bench-http: $(STAMP)  ## streamable HTTP under load (50 clients, 10,000 calls), next to FastMCP's HTTP server
+	$(BIN)/python bench/http_load.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
