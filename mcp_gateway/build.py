@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from mcp_gateway.bundled import resolve_target
 from mcp_gateway.compile import Compilation, compile_document
 from mcp_gateway.compile.naming import NameRegistry
 from mcp_gateway.compile_cache import CompileCache, Entry, entry_key
@@ -22,11 +23,11 @@ from mcp_gateway.discovery import Mode
 from mcp_gateway.errors import DocumentError, GatewayError, ProfileError
 from mcp_gateway.gateway import Api, Gateway
 from mcp_gateway.openapi import security_schemes
-from mcp_gateway.profile import Auth, Profile, env_values, expand_env, load_profile, looks_like_profile
+from mcp_gateway.profile import Auth, Profile, SchemaProfile, env_values, expand_env, load_profile, looks_like_profile
 from mcp_gateway.redaction import Redactor
 from mcp_gateway.spec import Parsed, deep_nesting_refused, parse_root, prepare, read_document
 from mcp_gateway.spec.load import cache_dir, is_url, load_source
-from mcp_gateway.upstream import LazyTransport, Upstream
+from mcp_gateway.upstream import LazyTransport, upstream_for
 
 log = logging.getLogger("mcp_gateway")
 
@@ -44,22 +45,29 @@ class TargetOptions:
     api_key_header: str | None = None
     bearer_env: str | None = None
     spec_timeout: float = 10.0
+    schema_profile: SchemaProfile | None = None  # every target's, when given
+    name_budget: int | None = None  # every target's, when given
 
 
 def profile_for(target: str, options: TargetOptions, single: bool) -> tuple[Profile, bool]:
-    """A profile from a YAML profile file, or one made from the flags for a bare document; and which it was."""
+    """A profile from a YAML profile file (or a bundled one's bare name), or one made from the flags for a bare
+    document; and which it was."""
+    target = resolve_target(target)
+    chosen = {key: value for key, value in (("schema_profile", options.schema_profile),
+                                            ("name_budget", options.name_budget)) if value is not None}
     if looks_like_profile(target):
         profile = load_profile(target)
         if options.base_url and single:
             profile = profile.model_copy(update={"base_url": options.base_url})
-        return profile, True
+        return Profile.model_validate({**profile.model_dump(by_alias=True), **chosen}) if chosen else profile, True
     auth = Auth()
     if options.bearer_env:
         auth = Auth(type="bearer", env=options.bearer_env)
     elif options.api_key_env:
         auth = Auth(type="api_key", env=options.api_key_env, name=options.api_key_header or "X-API-Key")
     name = Path(target.split("?")[0]).stem.split(".")[0] or "api"
-    return Profile(name=name, spec=target, base_url=options.base_url, auth=auth), False
+    return Profile.model_validate({"name": name, "spec": target, "base_url": options.base_url, "auth": auth,
+                                   **chosen}), False
 
 
 def read_spec(profile: Profile, read: Callable[[str], T]) -> T:
@@ -179,7 +187,7 @@ def compiled(profile: Profile, from_file: bool, options: TargetOptions, taken: I
     if isinstance(found, Entry):
         log.debug("%s: tools from the compile cache", profile.name)
         return profile, found.compilation
-    registry = NameRegistry(profile.name_limit)
+    registry = NameRegistry(profile.tool_name_limit)
     registry.reserve(names)
     compilation = compile_document(found, profile, registry)
     if key is not None:
@@ -196,7 +204,7 @@ def build_api(profile: Profile, compilation: Compilation, client: httpx.AsyncCli
                 "inside its value; set it to the key alone", strict)
     headers, header_secrets = static_headers(profile, strict)
     redactor = Redactor([*credentials.secrets, *header_secrets])
-    upstream = Upstream(credentials, headers, redactor, profile.timeout, profile.max_response_bytes, client)
+    upstream = upstream_for(profile, credentials, headers, redactor, client)
     return Api(profile, compilation, upstream)
 
 
@@ -237,7 +245,7 @@ def rebuild_api(api: Api, taken: Iterable[str], timeout: float) -> Api | None:
     """Re-read an API's live document and recompile it beside the `taken` tool names of the other APIs;
     None when its tools did not change (blocking I/O: run it in a worker thread)."""
     profile = api.profile
-    registry = NameRegistry(profile.name_limit)
+    registry = NameRegistry(profile.tool_name_limit)
     registry.reserve(taken)
     compilation = with_base_urls(profile, compile_document(read_document(profile.spec, timeout=timeout), profile,
                                                            registry), strict=False)

@@ -8,12 +8,13 @@ import secrets
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import anyio
 
-PROFILE = Path(__file__).resolve().parent.parent / "tool_specs" / "demo.yaml"
+from mcp_gateway.bundled import folder
+
+PROFILE = folder() / "demo.yaml"
 
 
 class PetClinic(ThreadingHTTPServer):

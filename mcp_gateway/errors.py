@@ -38,3 +38,7 @@ class UnknownTool(GatewayError):
         self.name = name
         hint = f" Did you mean {', '.join(closest)}?" if closest else ""
         super().__init__(f"Unknown tool {name!r}.{hint} Call tools/list to see the tools this server offers.")
+
+
+class ClientConfigError(GatewayError):
+    """An MCP client's configuration cannot be printed or written as asked; the message says what to do instead."""

@@ -7,23 +7,36 @@ here reads a document or the environment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
+import anyio
 import mcp_types as types
 
 from mcp_gateway.arguments import ArgumentChecker
 from mcp_gateway.catalog import Catalog
 from mcp_gateway.compile import Compilation
+from mcp_gateway.credentials import CallerKeyError, caller_key
 from mcp_gateway.discovery import DESCRIBE, META, SEARCH, Discovery, Mode, discovery_wanted, pinned
 from mcp_gateway.errors import UnknownTool, UpstreamError
-from mcp_gateway.plan import CompiledTool
+from mcp_gateway.exchange import Reply, RequestParts
+from mcp_gateway.pagination import read_pages
+from mcp_gateway.plan import CompiledTool, PagePlan
 from mcp_gateway.profile import Profile
 from mcp_gateway.request import build_request
-from mcp_gateway.response import error_result, redact_result, render_error, render_stream, render_success
+from mcp_gateway.response import (
+    error_result,
+    redact_result,
+    render_error,
+    render_json,
+    render_stream,
+    render_success,
+)
+from mcp_gateway.retry import attempts_note
+from mcp_gateway.selection import SELECTION_READ_FACTOR, Selection, SelectionError, take_selection
 from mcp_gateway.streaming import StreamAssembler
-from mcp_gateway.upstream import Upstream
+from mcp_gateway.upstream import Upstream, UpstreamCall
 
 Progress = Callable[[float, str], Awaitable[None]]
 
@@ -61,6 +74,13 @@ class Gateway:
                       *(tool.to_mcp() for tool, api in entries if pinned(api.profile, tool))]
         self.catalog = Catalog(entries, self.page_size, listed)
 
+    @property
+    def instructions(self) -> str:
+        """What the server tells a client about itself when it connects."""
+        names = ", ".join(api.profile.name for api in self.apis)
+        return (f"Tools that call these HTTP APIs: {names}. Each tool's description ends with its HTTP method "
+                "and path.")
+
     def use_discovery(self, mode: Mode) -> None:
         """Serve the meta-tools (`on`), every tool (`off`), or decide by the number of tools (`auto`)."""
         self.discovery_mode = mode
@@ -72,22 +92,24 @@ class Gateway:
         self._index()
         self.checker.clear()
 
-    async def call(self, name: str, arguments: dict[str, Any], progress: Progress | None = None
-                   ) -> types.CallToolResult:
+    async def call(self, name: str, arguments: dict[str, Any], progress: Progress | None = None, *,
+                   caller_headers: Mapping[str, str] | None = None) -> types.CallToolResult:
         """Check, send and render one tool call; every failure of the call becomes an isError result.
 
         Raises UnknownTool when no tool has that name (a protocol error, not a tool's). An event-stream
-        answer is assembled into one result; `progress` hears about each event.
+        answer is assembled into one result; `progress` hears about each event. `caller_headers` are the headers
+        of the caller's HTTP request (None on stdio): a profile's `auth.user_key` takes the caller's own upstream
+        key from one of them; no other header is read.
         """
         if self.discovery is not None and name in META:
-            return await self._meta(self.discovery, name, arguments, progress)
+            return await self._meta(self.discovery, name, arguments, progress, caller_headers)
         entry = self.catalog.get(name)
         if entry is None:
             raise UnknownTool(name, self.catalog.closest(name))
-        return await self._guarded(*entry, arguments, progress)
+        return await self._guarded(*entry, arguments, progress, caller_headers)
 
-    async def _meta(self, discovery: Discovery, name: str, arguments: dict[str, Any], progress: Progress | None
-                    ) -> types.CallToolResult:
+    async def _meta(self, discovery: Discovery, name: str, arguments: dict[str, Any], progress: Progress | None,
+                    caller_headers: Mapping[str, str] | None) -> types.CallToolResult:
         """A meta-tool's call: search, describe, or call an operation exactly as its direct tool would be."""
         problem = discovery.problem(name, arguments)
         if problem:
@@ -101,22 +123,30 @@ class Gateway:
             closest = ", ".join(self.catalog.closest(arguments["name"])) or "none"
             return error_result(f"No operation is named {arguments['name']!r} (closest: {closest}). "
                                 f"Use {SEARCH} to find the operation you need.")
-        return await self._guarded(*entry, arguments.get("arguments") or {}, progress)
+        return await self._guarded(*entry, arguments.get("arguments") or {}, progress, caller_headers)
 
-    async def _guarded(self, tool: CompiledTool, api: Api, arguments: dict[str, Any], progress: Progress | None
-                       ) -> types.CallToolResult:
-        """One operation's call with every failure turned into an isError result, and every secret masked."""
+    async def _guarded(self, tool: CompiledTool, api: Api, arguments: dict[str, Any], progress: Progress | None,
+                       caller_headers: Mapping[str, str] | None) -> types.CallToolResult:
+        """One operation's call with every failure turned into an isError result, and every secret masked (the
+        caller's own key and the call's OAuth2 token included)."""
         name = tool.name
-        redactor = api.upstream.redactor
         try:
-            result = await self._call(tool, api, arguments, progress)
+            call = api.upstream.call(caller_key(api.profile.auth, caller_headers))
+        except CallerKeyError as exc:
+            return error_result(f"{name} cannot be called: {exc}.")
+        try:
+            result = await self._call(tool, api, arguments, progress, call)
         except Exception as exc:  # noqa: BLE001 - the agent gets a message, the log gets the detail
-            log.error("unexpected error in %s: %s", name, redactor.text(repr(exc)))
+            log.error("unexpected error in %s: %s", name, call.redactor.text(repr(exc)))
             result = error_result(f"{name} failed with an internal error ({type(exc).__name__}); see the server log.")
-        return redact_result(result, redactor)
+        return redact_result(result, call.redactor)
 
     async def _call(self, tool: CompiledTool, api: Api, arguments: dict[str, Any],
-                    progress: Progress | None) -> types.CallToolResult:
+                    progress: Progress | None, call: UpstreamCall) -> types.CallToolResult:
+        try:
+            arguments, selection = take_selection(tool.select_argument, arguments)
+        except SelectionError as exc:
+            return error_result(f"Invalid arguments for {tool.name}: {exc}. Nothing was sent upstream.")
         arguments, problem = self.checker.check(tool, arguments)
         if problem:
             return error_result(problem)
@@ -125,9 +155,11 @@ class Gateway:
             return error_result(f"{tool.name} cannot be called: no base URL is known for {api.profile.name}. "
                                 "Start the server with --base-url URL, or set base_url in the profile.")
         upstream = api.upstream
-        if upstream.credentials.missing:
+        if call.credentials.missing:
+            own = api.profile.auth.user_key
             return error_result(f"{tool.name} needs credentials: set the environment variable "
-                                f"{' and '.join(upstream.credentials.missing)} and restart the server.")
+                                f"{' and '.join(call.credentials.missing)} and restart the server"
+                                + (f", or send your own key in the {own.header} header." if own else "."))
         assembler = StreamAssembler()
 
         async def on_event(event: str, data: str) -> None:
@@ -135,18 +167,57 @@ class Gateway:
             if progress is not None:
                 await progress(assembler.events, f"{assembler.events} events received")
 
+        max_bytes = api.profile.max_response_bytes
+        if selection is not None:  # what is selected is held to max_bytes, so more of the answer may be read
+            upstream = replace(upstream, max_response_bytes=max_bytes * SELECTION_READ_FACTOR)
+        deadline = anyio.current_time() + upstream.timeout
         try:
-            reply = await upstream.send(build_request(tool.plan, arguments), base_url, on_event)
+            parts = build_request(tool.plan, arguments)
+            reply = await upstream.send(parts, base_url, on_event, call=call)
         except UpstreamError as exc:
-            return error_result(f"{tool.name} failed: {exc}")
-        if reply.streamed:
-            return render_stream(tool, reply, assembler.result(), api.profile.max_response_bytes)
+            return _tried(error_result(f"{tool.name} failed: {exc}"), call)
         if reply.status >= 400 or reply.status < 200:
-            return render_error(tool, reply, upstream.credentials.env_names())
-        return render_success(tool, reply, api.profile.max_response_bytes)
+            return _tried(render_error(tool, reply, call.credentials.env_names()), call)
+        try:
+            if reply.streamed:
+                return render_stream(tool, reply, assembler.result(), max_bytes, selection)
+            if tool.pagination is not None:
+                return await self._pages(tool, tool.pagination, parts, reply, base_url, upstream, call, deadline,
+                                         max_bytes, selection)
+            return render_success(tool, reply, max_bytes, selection)
+        except SelectionError as exc:
+            return error_result(f"{tool.name}: {exc}.")
+
+    async def _pages(self, tool: CompiledTool, plan: PagePlan, parts: RequestParts, first: Reply, base_url: str,
+                     upstream: Upstream, call: UpstreamCall, deadline: float, max_bytes: int,
+                     selection: Selection | None) -> types.CallToolResult:
+        """A paginated operation's answer: the next pages read within the bounds and the call's deadline, their
+        items merged, selected and held to `max_bytes`, with a note on the pages read."""
+
+        async def fetch(page: RequestParts, base: str) -> Reply:
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                raise UpstreamError(f"the call's {upstream.timeout:g}s ran out")
+            return await replace(upstream, timeout=remaining).send(page, base, call=call)
+
+        budget = plan.max_bytes or max_bytes
+        credential_names = {name for name, _ in call.credentials.query}
+        pages = await read_pages(plan, parts, first, base_url, fetch, budget, credential_names)
+        if pages is None:
+            return render_success(tool, first, max_bytes, selection)
+        return render_json(tool, pages.data, max_bytes, selection, pages.note(plan, budget))
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
         clients = {id(api.upstream.client): api.upstream.client for api in self.apis}
         for client in clients.values():
             await client.aclose()
+
+
+def _tried(result: types.CallToolResult, call: UpstreamCall) -> types.CallToolResult:
+    """A failed result that says how many attempts the call made, when it made more than one."""
+    note = attempts_note(call.attempts)
+    block = result.content[-1] if result.content else None
+    if note and isinstance(block, types.TextContent):
+        block.text += "\n" + note
+    return result

@@ -62,6 +62,21 @@ class CallPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class PagePlan:
+    """Bounded auto-pagination of one operation (a profile's `overrides.<op>.paginate`): follow `Link: rel="next"`,
+    send the cursor found at `cursor` in the `cursor_param` query parameter, or count up `page_param`; and merge
+    the items at `items`."""
+
+    max_pages: int
+    max_bytes: int | None = None  # stop once the pages read hold this many bytes; None: the profile's size cap
+    items: str | None = None  # dot-separated keys to each page's item list; None: the page is the list
+    cursor: str | None = None  # dot-separated keys to the next page's cursor; None: follow Link rel="next"
+    cursor_param: str | None = None
+    page_param: str | None = None  # the query parameter of a page number, counted up from the request's (or 1)
+    more: str | None = None  # with page_param: dot-separated keys to a boolean saying more pages remain
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledTool:
     """An MCP tool (as plain data) and the plan that serves it."""
 
@@ -73,6 +88,13 @@ class CompiledTool:
     annotations: dict[str, Any]
     plan: CallPlan
     operation: str  # "METHOD /path", for messages and overrides
+    # the schema calls are checked against when `input_schema` was rewritten for a model API (schema profiles):
+    # the portable one, whose every constraint still holds; None: `input_schema` itself
+    argument_schema: dict[str, Any] | None = None
+    # openai-strict: a null for an optional property means it was left out, JSON text where an object belongs is it
+    strict_arguments: bool = False
+    select_argument: str | None = None  # the reserved argument holding a JMESPath selection (selection.py), if any
+    pagination: PagePlan | None = None
 
     def to_mcp(self) -> dict[str, Any]:
         """The tool exactly as tools/list sends it (camelCase wire names), with nothing said twice.

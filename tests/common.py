@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from mcp_gateway.clients import CLIENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -50,3 +54,13 @@ def replaced(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> dic
         node = node[key]
     node[path[-1]] = copy.deepcopy(value)
     return out
+
+
+def client_entry(client: str, text: str, name: str = "demo") -> dict[str, Any]:
+    """The server entry `name` in a client's file, or in what `mcp-gateway config` printed for it (Claude Code's
+    snippet: the JSON form after its command line)."""
+    if CLIENTS[client].toml:
+        return dict(tomllib.loads(text)[CLIENTS[client].servers_key][name])
+    if client == "claude-code" and text.startswith("claude "):
+        text = text.split("\n\n", 1)[1]
+    return dict(json.loads(text)[CLIENTS[client].servers_key][name])

@@ -1,12 +1,15 @@
-"""Pytest fixtures: a recording upstream on 127.0.0.1, both protocol eras, the anyio backend, and a cache
-directory of the run's own (fetched documents and compiled tools never touch the user's)."""
+"""Pytest fixtures: a recording upstream on 127.0.0.1, the demo's stand-in upstream, both protocol eras, the anyio
+backend, and a cache directory of the run's own (fetched documents and compiled tools never touch the user's)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 
+from mcp_gateway.demo import PetClinic
+from tests.common import TEST_KEY
 from tests.upstream import RecordingUpstream
 
 
@@ -23,6 +26,16 @@ def upstream() -> Iterator[RecordingUpstream]:
     server = RecordingUpstream().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def clinic() -> Iterator[PetClinic]:
+    """The stand-in Pet Clinic upstream of `mcp-gateway demo` (tool_specs/demo.yaml), wanting TEST_KEY."""
+    server = PetClinic(TEST_KEY)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(params=["legacy", "2026-07-28"])

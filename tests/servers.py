@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import queue
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -49,10 +52,18 @@ class Served:
 async def serve_stdio(args: list[str], mode: str = "legacy", env: dict[str, str] | None = None,
                       log_level: str = "INFO") -> AsyncIterator[Served]:
     """`python -m mcp_gateway serve ARGS` over stdio behind the official client, its stderr captured."""
+    async with serve_command(GATEWAY[0], [*GATEWAY[1:], "--log-level", log_level, "serve", *args],
+                             env or server_env(), mode, cwd=str(ROOT)) as served:
+        yield served
+
+
+@asynccontextmanager
+async def serve_command(command: str, args: list[str], env: dict[str, str], mode: str = "legacy",
+                        cwd: str | None = None) -> AsyncIterator[Served]:
+    """`command ARGS` started as an MCP client starts a stdio server (the SDK passes `env` over HOME, PATH and a few
+    more), behind the official client, its stderr captured."""
     errlog = tempfile.TemporaryFile("w+", encoding="utf-8")
-    params = StdioServerParameters(command=GATEWAY[0],
-                                   args=[*GATEWAY[1:], "--log-level", log_level, "serve", *args],
-                                   env=env or server_env(), cwd=str(ROOT))
+    params = StdioServerParameters(command=command, args=args, env=env, cwd=cwd)
     served: Served | None = None
     try:
         async with Client(stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=30) as client:
@@ -65,6 +76,50 @@ async def serve_stdio(args: list[str], mode: str = "legacy", env: dict[str, str]
             errlog.close()
 
 
+class RawStdio:
+    """The server as a subprocess: lines written to its stdin, lines read from its stdout within a time bound."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.process = subprocess.Popen([*GATEWAY, *args], env=server_env(), cwd=str(ROOT), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._lines: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line)
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def line(self, timeout: float = 15) -> bytes:
+        """The next line on stdout, as written."""
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no answer within {timeout} s") from None
+
+    def answer(self, timeout: float = 15) -> dict[str, Any]:
+        """The next line on stdout, parsed (stdout carries JSON-RPC and nothing else)."""
+        return json.loads(self.line(timeout))
+
+    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.send(json.dumps(message))
+        return self.answer()
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -73,14 +128,15 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def serve_http(args: list[str], env: dict[str, str] | None = None,
-                     errlog: IO[str] | None = None) -> AsyncIterator[str]:
-    """`python -m mcp_gateway serve ARGS --transport http` on a free port; yields the MCP endpoint URL.
+                     errlog: IO[str] | None = None, global_args: list[str] | None = None) -> AsyncIterator[str]:
+    """`python -m mcp_gateway [GLOBAL_ARGS] serve ARGS --transport http` on a free port; yields the MCP endpoint URL.
 
     The server's stderr goes to `errlog` when given (the caller reads it), else to a file of its own."""
     port = free_port()
     own_errlog = errlog is None
     errlog = errlog or tempfile.TemporaryFile("w+", encoding="utf-8")
-    process = subprocess.Popen([*GATEWAY, "serve", *args, "--transport", "http", "--port", str(port)],
+    process = subprocess.Popen([*GATEWAY, *(global_args or []), "serve", *args, "--transport", "http", "--port",
+                                str(port)],
                                env=env or server_env(), cwd=str(ROOT), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=errlog)
     base = f"http://127.0.0.1:{port}"

@@ -7,6 +7,7 @@ Tests may also queue canned replies with `reply(...)`.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import struct
@@ -36,6 +37,7 @@ class Recorded:
     raw_query: str
     headers: dict[str, str]  # lower-case names
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -171,6 +173,101 @@ class RecordingUpstream(LocalServer):
         return 200, js, json.dumps(echo).encode()
 
 
+class MisbehavingUpstream(RecordingUpstream):
+    """A RecordingUpstream that misbehaves on purpose, and serves an OAuth2 token endpoint.
+
+    `drop(n)`: the next n requests have their connection closed without an answer. Every request counts as in flight
+    until its answer is ready; `max_in_flight` is the most there were at once. `/hold` requests are answered in
+    groups of `hold_for`, each a tenth of a second after the group is complete (or after 2 s), so that requests sent
+    meanwhile are in flight beside them. `/oauth/token` issues a new token for each client-credentials
+    request authenticated as CLIENT_ID:CLIENT_SECRET (HTTP Basic); `/protected` answers 401 to any bearer token not
+    issued or `revoke()`d, else echoes it as `{"token": ...}`.
+    """
+
+    CLIENT_ID = "gateway-client"
+    CLIENT_SECRET = "client-secret-0123456789"
+
+    def __init__(self, hold_for: int = 2) -> None:
+        super().__init__()
+        self.hold_for = hold_for
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.drops = 0
+        self._held = 0  # /hold requests waiting for their group to be complete
+        self._groups = 0  # /hold groups answered
+        self.tokens: list[str] = []  # issued, in order
+        self.revoked: set[str] = set()
+        self.token_requests: list[Recorded] = []
+        self._state = threading.Condition()
+
+    def drop(self, times: int = 1) -> None:
+        self.drops += times
+
+    def revoke(self) -> None:
+        """Every token issued so far is refused from now on."""
+        self.revoked.update(self.tokens)
+
+    def answer(self, handler: RecordingHandler, record: Recorded) -> None:
+        with self._state:
+            if record.raw_path == "/oauth/token":
+                self.token_requests.append(record)
+            else:
+                self.requests.append(record)
+            if self.drops:
+                self.drops -= 1
+                handler.close_connection = True
+                return
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._state.notify_all()
+        try:
+            reply = self.respond(record)
+        finally:
+            with self._state:
+                self.in_flight -= 1
+        handler.send_whole(*reply)
+
+    def respond(self, record: Recorded) -> tuple[int, dict[str, str], bytes]:
+        js = {"Content-Type": "application/json"}
+        if record.raw_path == "/hold":
+            self.hold()
+            return 200, js, b'{"held": true}'
+        if record.raw_path == "/oauth/token":
+            return self.issue(record)
+        if record.raw_path == "/protected":
+            token = record.headers.get("authorization", "").removeprefix("Bearer ")
+            if token not in self.tokens or token in self.revoked:
+                return 401, js, json.dumps({"error": {"message": "invalid or expired token"}}).encode()
+            return 200, js, json.dumps({"token": token}).encode()
+        return super().respond(record)
+
+    def hold(self) -> None:
+        """Wait until `hold_for` /hold requests are waiting together (then all of them go), or 2 s."""
+        with self._state:
+            self._held += 1
+            group = self._groups
+            if self._held >= self.hold_for:
+                self._groups += 1
+                self._held = 0
+                self._state.notify_all()
+            elif not self._state.wait_for(lambda: self._groups != group, timeout=2):
+                self._held -= 1
+        time.sleep(0.1)
+
+    def issue(self, record: Recorded) -> tuple[int, dict[str, str], bytes]:
+        """A token for the right client credentials (the answer echoes the secret when they are wrong, as careless
+        servers do)."""
+        js = {"Content-Type": "application/json"}
+        expected = "Basic " + base64.b64encode(f"{self.CLIENT_ID}:{self.CLIENT_SECRET}".encode()).decode()
+        form = dict(parse_qsl(record.body.decode()))
+        if record.headers.get("authorization") != expected or form.get("grant_type") != "client_credentials":
+            detail = f"unknown client {record.headers.get('authorization')}"
+            return 401, js, json.dumps({"error": "invalid_client", "error_description": detail}).encode()
+        token = f"tok-{len(self.tokens) + 1}-{'x' * 16}"
+        self.tokens.append(token)
+        return 200, js, json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 3600}).encode()
+
+
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # deflate, no name, no time, best compression
 
 
@@ -185,3 +282,72 @@ def gzip_bomb(size: int, fill: bytes = b"0") -> bytes:
         crc = zlib.crc32(mib, crc)
     inner = GZIP_HEADER + block * (size >> 20) + deflate.flush() + struct.pack("<II", crc, size & 0xFFFFFFFF)
     return gzip.compress(inner, 9, mtime=0)
+
+
+class PagingUpstream(RecordingUpstream):
+    """A RecordingUpstream with paginated lists and nested answers (selection and pagination tests).
+
+    `/repo`: an object with nested fields. `/paged/link?page=N&last=L`: items `3(N-1)..3N-1` with a `Link` header to
+    the next page (absolute, RFC 8288) until page L (default 5). `/paged/cursor?cursor=cN`: `{"data": [...], "meta":
+    {"next": "cN+1"}}` up to c5, whose `next` is null. `/paged/away`: a first page whose next link is on another
+    host. `/paged/slow?page=N`: Link-paged, every page after the first 2.5 s late. `/repos/{owner}/{repo}/issues`:
+    the `issues` list, when a test sets it.
+    """
+
+    LINK_LAST = 5
+    CURSOR_LAST = 5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.issues: list[Any] | None = None
+
+    @staticmethod
+    def _items(page: int) -> list[dict[str, Any]]:
+        return [{"id": 3 * (page - 1) + i, "name": f"item {3 * (page - 1) + i}", "filler": "x" * 200}
+                for i in range(3)]
+
+    def respond(self, record: Recorded) -> tuple[int, dict[str, str], bytes]:
+        js = {"Content-Type": "application/json"}
+        query = dict(record.query)
+        path = record.raw_path
+        if path == "/repo":
+            repo = {"name": "gateway", "owner": {"login": "octo", "id": 7, "site_admin": False},
+                    "topics": ["mcp", "openapi"], "description": "d" * 500}
+            return 200, js, json.dumps(repo).encode()
+        if path == "/paged/link":
+            page, last = int(query.get("page", "1")), int(query.get("last", str(self.LINK_LAST)))
+            headers = dict(js)
+            if page < last:
+                headers["Link"] = (f'<{self.url}/paged/link?page={page + 1}&last={last}>; rel="next", '
+                                   f'<{self.url}/paged/link?page={last}&last={last}>; rel="last"')
+            return 200, headers, json.dumps(self._items(page)).encode()
+        if path == "/paged/cursor":
+            page = int(query.get("cursor", "c1")[1:])
+            following = f"c{page + 1}" if page < self.CURSOR_LAST else None
+            return 200, js, json.dumps({"data": self._items(page), "meta": {"next": following}}).encode()
+        if path == "/paged/slow":  # page 2 comes after 2.5 s
+            page = int(query.get("page", "1"))
+            if page > 1:
+                time.sleep(2.5)
+            headers = {**js, "Link": f'<{self.url}/paged/slow?page={page + 1}>; rel="next"'}
+            return 200, headers, json.dumps(self._items(page)).encode()
+        if path == "/paged/away":
+            headers = {**js, "Link": '<http://other.invalid/paged/away?page=2>; rel="next"'}
+            return 200, headers, json.dumps(self._items(1)).encode()
+        if self.issues is not None and path.startswith("/repos/") and path.endswith("/issues"):
+            return 200, js, json.dumps(self.issues).encode()
+        return super().respond(record)
+
+
+class JsonDocuments(LocalServer):
+    """Fixed JSON documents by path (an OAuth issuer's metadata and key set, say); any other path is 404."""
+
+    def __init__(self, documents: dict[str, Any]) -> None:
+        super().__init__()
+        self.documents = documents
+
+    def answer(self, handler: RecordingHandler, record: Recorded) -> None:
+        self.requests.append(record)
+        found = self.documents.get(record.raw_path)
+        status, body = (200, found) if found is not None else (404, {"error": "not_found"})
+        handler.send_whole(status, {"Content-Type": "application/json"}, json.dumps(body).encode())

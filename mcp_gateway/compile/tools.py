@@ -11,11 +11,22 @@ from mcp_gateway.compile.filters import selected
 from mcp_gateway.compile.naming import NameRegistry, by_parameters, clean, derived_name
 from mcp_gateway.compile.refs import deref
 from mcp_gateway.compile.schema import SchemaConverter
+from mcp_gateway.compile.schema_profiles import SchemaProfileWriter
 from mcp_gateway.errors import OperationSkipped
 from mcp_gateway.media import BodyKind, body_kind
 from mcp_gateway.openapi import METHODS, as_dict, as_list, as_text, server_url
-from mcp_gateway.plan import DEPRECATED, BodyPlan, CallPlan, CompiledTool, FieldEncoding, ParamBinding, Skipped
-from mcp_gateway.profile import Override, Profile
+from mcp_gateway.plan import (
+    DEPRECATED,
+    BodyPlan,
+    CallPlan,
+    CompiledTool,
+    FieldEncoding,
+    PagePlan,
+    ParamBinding,
+    Skipped,
+)
+from mcp_gateway.profile import Override, Paginate, Profile
+from mcp_gateway.selection import SELECT_SCHEMA, select_argument
 
 _LOCATIONS = ("path", "query", "header", "cookie")
 _DEFAULT_STYLE = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
@@ -98,6 +109,7 @@ class _OperationCompiler:
         self.document = document
         self.profile = profile
         self.converter = converter
+        self.schema_profile = SchemaProfileWriter(profile.schema_profile)
         auth = profile.auth
         self.auth_slot: tuple[str, str] | None = None
         if auth.type == "api_key":
@@ -246,16 +258,27 @@ class _OperationCompiler:
                         required=body_required)
 
     # -- output -----------------------------------------------------------------------------------
-    def output_schema(self, op: dict[str, Any]) -> dict[str, Any] | None:
+    def success_media(self, op: dict[str, Any]) -> tuple[str, BodyKind, dict[str, Any]] | None:
+        """The media type (and its entry) the operation's first success response answers with, if it says."""
         responses = op.get("responses")
-        if not self.profile.output_schemas or not isinstance(responses, dict):
+        if not isinstance(responses, dict):
             return None
         by_code = {str(code): value for code, value in responses.items()}
         codes = sorted((c for c in by_code if c.startswith("2")), key=lambda c: (c != "200", c))
         if not codes:
             return None
         response = deref(self.document, by_code[codes[0]])
-        picked = _pick_media(response.get("content")) if isinstance(response, dict) else None
+        return _pick_media(response.get("content")) if isinstance(response, dict) else None
+
+    def answers_json(self, op: dict[str, Any]) -> bool:
+        """Whether the operation's success answer is JSON: its tool then takes a selection (selection.py)."""
+        picked = self.success_media(op)
+        return picked is not None and picked[1] == "json"
+
+    def output_schema(self, op: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.profile.output_schemas:
+            return None
+        picked = self.success_media(op)
         if picked is None or picked[1] != "json" or "schema" not in picked[2]:
             return None
         schema = picked[2]["schema"]
@@ -297,14 +320,17 @@ class _OperationCompiler:
         if idempotency_header is None and (label in self.profile.idempotent_operations
                                            or operation_id in self.profile.idempotent_operations):
             idempotency_header = "Idempotency-Key"
+        select_name = select_argument(properties) if self.answers_json(op) else None
+        if select_name is not None:
+            properties[select_name] = SELECT_SCHEMA
         input_schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             input_schema["required"] = list(dict.fromkeys(required))
         if dependent:
             input_schema["dependentRequired"] = dependent
         input_schema["additionalProperties"] = False
-        if refs:
-            input_schema["$defs"] = self.converter.defs_for(refs)
+        input_schema = self.converter.finish(input_schema, refs)
+        served = self.schema_profile.served(input_schema)
         chosen = clean(override.name or "") if override else ""
         candidates = iter([chosen]) if chosen else _names(clean(operation_id or ""), method, path)
         if self.profile.tool_prefix:
@@ -318,12 +344,16 @@ class _OperationCompiler:
             name=registry.claim(next(candidates), candidates),
             title=(override.title if override and override.title else summary[:120] or None),
             description=f"{description}\n\n{label}".strip(),
-            input_schema=input_schema,
+            input_schema=served,
             output_schema=output_schema,
             annotations={key: value for key, value in annotations.items() if value != _DEFAULT_HINTS.get(key)},
             plan=CallPlan(method=method.upper(), path=path, params=tuple(bindings), body=body,
                           base_url=base_url, idempotency_header=idempotency_header),
             operation=label,
+            argument_schema=None if served is input_schema else input_schema,
+            strict_arguments=self.profile.schema_profile == "openai-strict",
+            select_argument=select_name,
+            pagination=_page_plan(override.paginate) if override and override.paginate and method == "get" else None,
         )
 
     def description(self, op: dict[str, Any], summary: str) -> str:
@@ -338,6 +368,13 @@ class _OperationCompiler:
         if op.get("deprecated") is True:
             joined = f"{DEPRECATED}{joined}".strip()
         return joined
+
+
+def _page_plan(paginate: Paginate) -> PagePlan:
+    """A profile's `paginate` setting as plan data."""
+    return PagePlan(max_pages=paginate.max_pages, max_bytes=paginate.max_bytes, items=paginate.items,
+                    cursor=paginate.cursor, cursor_param=paginate.cursor_param, page_param=paginate.page_param,
+                    more=paginate.more)
 
 
 def _non_empty(schema: dict[str, Any], location: str) -> dict[str, Any]:
@@ -377,7 +414,7 @@ def compile_document(document: dict[str, Any], profile: Profile, registry: NameR
     openapi_31 = str(document.get("openapi", "")).startswith("3.1")
     converter = SchemaConverter(document, openapi_31)
     compiler = _OperationCompiler(document, profile, converter)
-    registry = registry or NameRegistry(profile.name_limit)
+    registry = registry or NameRegistry(profile.tool_name_limit)
     tools: list[CompiledTool] = []
     skipped: list[Skipped] = []
     operations = 0

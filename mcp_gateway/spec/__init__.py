@@ -41,7 +41,8 @@ def deep_nesting_refused(source: str) -> Iterator[None]:
     try:
         yield
     except RecursionError:
-        raise DocumentError(source, "nests too deeply to read") from None
+        raise DocumentError(source, "nests too deeply to read; no API document nests this deep, check that it is "
+                                    "the one you meant") from None
 
 
 def read_document(source: str, timeout: float = 10.0) -> dict[str, Any]:

@@ -162,7 +162,8 @@ def read_local_bytes(path: str, limit: int, error: ErrorFactory = DocumentError)
     except FileNotFoundError:
         raise error(path, "no such file; check the path") from None
     except OSError as exc:
-        raise error(path, f"cannot be read ({exc.__class__.__name__}: {exc.strerror or exc})") from None
+        raise error(path, f"cannot be read ({exc.__class__.__name__}: {exc.strerror or exc}); check that it is a "
+                          "file you may read") from None
     if max(size, len(data)) > limit:
         raise error(path, _too_large(limit))
     return data
@@ -188,8 +189,9 @@ def _body(response: httpx.Response, url: str, limit: int) -> bytes:
     except UndecodableError as exc:
         if exc.unknown:
             raise DocumentError(url, f"is sent with Content-Encoding {', '.join(exc.unknown)}, which cannot be "
-                                     "decoded here (gzip and deflate can)") from None
-        raise DocumentError(url, f"is sent as {exc.coding} but cannot be decompressed ({exc})") from None
+                                     "decoded here (gzip and deflate can); download it and give its path") from None
+        raise DocumentError(url, f"is sent as {exc.coding} but cannot be decompressed ({exc}); try again, or download "
+                                 "it and give its path") from None
     return bytes(body)
 
 
@@ -204,7 +206,9 @@ def _answer(response: httpx.Response, url: str, etag: str | None, limit: int) ->
     if response.status_code == 304 and etag:
         return None
     if not response.is_success:
-        raise DocumentError(url, f"fetch returned HTTP {response.status_code}; check the URL")
+        hint = ("the document needs credentials: download it and give its path" if response.status_code in (401, 403)
+                else "check the URL")
+        raise DocumentError(url, f"fetch returned HTTP {response.status_code}; {hint}")
     data = _body(response, url, limit)
     if _text_encoding(response.charset_encoding) != "utf-8":
         data = _decode(data, url, response.charset_encoding).encode()
@@ -272,7 +276,8 @@ class _CacheEntry:
             if fetched.etag:
                 self.etag.write_text(fetched.etag, encoding="utf-8")
         except OSError as exc:
-            log.warning("could not cache %s (%s)", url, exc)
+            log.warning("could not cache %s (%s); it is fetched again next time: check that %s is writable",
+                        url, exc, cache_dir())
 
     def remove(self) -> None:
         """Forget the copy and its ETag."""
@@ -280,7 +285,7 @@ class _CacheEntry:
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:
-                log.warning("could not remove %s (%s)", path, exc)
+                log.warning("could not remove %s (%s); delete it by hand", path, exc)
 
 
 def _read_file(path: str, interpret: Interpret[T], limit: int) -> T:
@@ -342,7 +347,8 @@ def parse_text(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise DocumentError(source, f"is neither valid JSON nor valid YAML{where}") from None
+        raise DocumentError(source, f"is neither valid JSON nor valid YAML{where}; fix the syntax there, or check "
+                                    "that it is the document itself") from None
     _check_aliases(data, source, limit=20 * len(text) + 100_000)
     return data
 
@@ -389,7 +395,8 @@ def openapi_root(data: Any, source: str) -> dict[str, Any]:
 def _json_or_yaml(data: Any, source: str) -> Any:
     """A referenced file, if its top level is a mapping or a list (not a lone string, as a web page parses)."""
     if not isinstance(data, dict | list):
-        raise DocumentError(source, "is not a JSON or YAML document (its top level is neither a mapping nor a list)")
+        raise DocumentError(source, "is not a JSON or YAML document (its top level is neither a mapping nor a list); "
+                                    "check the $ref that names it")
     return data
 
 

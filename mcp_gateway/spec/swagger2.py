@@ -38,10 +38,12 @@ def normalise(document: dict[str, Any], source: str) -> dict[str, Any]:
     if not openapi_3 and not str(document.get("swagger", "")).startswith("2"):
         raise DocumentError(
             source,
-            "is not an OpenAPI 3.x or Swagger 2.0 document (no `openapi: 3.x` or `swagger: \"2.0\"` key at the top)",
+            "is not an OpenAPI 3.x or Swagger 2.0 document (no `openapi: 3.x` or `swagger: \"2.0\"` key at the top); "
+            "give one of those",
         )
     if not isinstance(document.get("paths", {}), dict):
-        raise DocumentError(source, "`paths` must be a mapping", "/paths")
+        raise DocumentError(source, "`paths` must be a mapping of paths to path items; fix the document there",
+                            "/paths")
     return document if openapi_3 else _Swagger2(document).convert()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mcp_gateway.compile import compile_document
 from mcp_gateway.compile.tools import operation_tags
+from mcp_gateway.plan import PagePlan
 from mcp_gateway.profile import Profile
 from tests.strict_client import tools_problems
 
@@ -161,3 +162,28 @@ def test_a_title_the_description_starts_with_is_not_sent_twice():
     assert listed["DELETE /pets"]["description"] == "[Deprecated] Drop pets\n\nDELETE /pets"
     assert "title" not in listed["GET /pets"] and "title" not in listed["DELETE /pets"]
     assert listed["POST /pets"]["title"] == "Add a pet"  # the profile's description does not say it
+
+
+def test_tools_with_a_json_answer_take_a_selection():
+    json_ok = {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "array"}}}}}
+    text_ok = {"200": {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+    reserved = [{"name": "_select", "in": "query", "schema": {"type": "string"}}]
+    tools = compile_paths({"/a": {"get": {"parameters": reserved, "responses": json_ok}},
+                           "/b": {"get": {"responses": text_ok}}, "/c": {"get": {"responses": OK}}})
+    listed = tools["GET /a"]
+    assert listed.select_argument == "_select" and listed.input_schema["properties"]["_select"]["type"] == "string"
+    assert [(p.argument, p.name) for p in listed.plan.params] == [("select", "_select")]  # never colliding
+    assert "_select" not in listed.input_schema.get("required", [])
+    assert tools["GET /b"].select_argument is None and "_select" not in tools["GET /b"].input_schema["properties"]
+    assert tools["GET /c"].select_argument is None  # no declared answer: nothing to select from
+
+
+def test_pagination_is_planned_for_get_operations_a_profile_names():
+    document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "paths": {"/a": {"get": {"operationId": "listA", "responses": OK}, "post": {"responses": OK}}}}
+    paginate = {"max_pages": 4, "items": "data", "cursor": "meta.next", "cursor_param": "after"}
+    profile = Profile.model_validate({"spec": "x", "overrides": {"listA": {"paginate": paginate},
+                                                                 "POST /a": {"paginate": {"max_pages": 2}}}})
+    tools = {tool.operation: tool for tool in compile_document(document, profile).tools}
+    assert tools["GET /a"].pagination == PagePlan(max_pages=4, items="data", cursor="meta.next", cursor_param="after")
+    assert tools["POST /a"].pagination is None

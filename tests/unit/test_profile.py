@@ -116,6 +116,10 @@ def _message(exc: pytest.ExceptionInfo[ProfileError], path: Path) -> str:
     ("spec: x.yaml\ntimeout: 0\n", "timeout"),
     ("spec: x.yaml\ninclude: {paths: [/a], verbs: [GET]}\n", "include.verbs"),
     ("spec: x.yaml\noverrides: {'GET /a': {nmae: x}}\n", "overrides.GET /a.nmae"),
+    ("spec: x.yaml\noverrides: {'GET /a': {paginate: {cursor: next}}}\n", "cursor and cursor_param go together"),
+    ("spec: x.yaml\noverrides: {'GET /a': {paginate: {max_pages: 0}}}\n", "overrides.GET /a.paginate.max_pages"),
+    ("spec: x.yaml\noverrides: {'GET /a': {paginate: {cursor: c, cursor_param: c, page_param: p}}}\n", "not both"),
+    ("spec: x.yaml\noverrides: {'GET /a': {paginate: {more: has_next}}}\n", "more goes with page_param"),
     ("spec: [unclosed\n", "not valid YAML"),
     ("spec: x\n\tbad: tab\n", "not valid YAML"),
     ("- spec: x.yaml\n", "mapping"),
@@ -215,3 +219,65 @@ def test_bundled_profile_loads(path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     for source in (profile.spec, profile.spec_fallback):
         if source is not None and not source.startswith(("http://", "https://")):
             assert Path(source).is_file(), source
+
+
+# -- the upstream side: a caller's own key, OAuth2, retries, limits ----------------------------------------------
+
+
+def test_upstream_keys_have_defaults_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load_profile(str(write(tmp_path, "spec: openapi.yaml\n")))
+    assert (defaults.retries.attempts, defaults.retries.max_delay, defaults.retries.idempotency_keys) == (3, 10, False)
+    assert defaults.max_concurrency == 32 and defaults.auth.user_key is None
+    assert (defaults.breaker.failures, defaults.breaker.error_rate, defaults.breaker.window,
+            defaults.breaker.min_calls, defaults.breaker.cooldown) == (5, 0.5, 60, 20, 30)
+    profile = load_profile(str(write(tmp_path, """\
+spec: openapi.yaml
+auth:
+  type: oauth2_client_credentials
+  token_url: https://auth.example/oauth/token
+  client_id_env: PETS_CLIENT_ID
+  client_secret_env: PETS_CLIENT_SECRET
+  scopes: [pets.read]
+  user_key: {header: X-Upstream-Authorization, required: true}
+retries: {attempts: 5, max_delay: 20, idempotency_keys: true}
+max_concurrency: 4
+breaker: {failures: 3, cooldown: 10}
+""")))
+    assert profile.auth.user_key is not None and profile.auth.user_key.required
+    assert profile.auth.scopes == ["pets.read"] and profile.retries.attempts == 5 and profile.max_concurrency == 4
+    assert profile.breaker.failures == 3 and profile.breaker.error_rate == 0.5
+
+
+@pytest.mark.parametrize(("auth", "words"), [
+    ("{type: bearer, env: K, user_key: {header: Authorization}}", "never passed on upstream"),
+    ("{type: bearer, env: K, user_key: {header: mcp-session-id}}", "never passed on upstream"),
+    ("{type: bearer, env: K, user_key: {header: 'X Key'}}", "is not an HTTP header name"),
+    ("{type: none, user_key: {header: X-Key}}", "user_key needs an auth type"),
+    ("{type: oauth2_client_credentials, client_id_env: A, client_secret_env: B}", "needs token_url"),
+    ("{type: oauth2_client_credentials, token_url: 'ftp://x', client_id_env: A, client_secret_env: B}",
+     "must be an http(s) URL"),
+])
+def test_upstream_auth_mistakes_are_named(tmp_path: Path, auth: str, words: str) -> None:
+    with pytest.raises(ProfileError, match="auth") as raised:
+        load_profile(str(write(tmp_path, f"spec: openapi.yaml\nauth: {auth}\n")))
+    assert words in str(raised.value)
+
+
+@pytest.mark.parametrize("setting", ["retries: {attempts: 0}", "max_concurrency: 0", "breaker: {error_rate: 2}",
+                                     "retries: {max_delay: 0}"])
+def test_out_of_range_limits_are_refused(tmp_path: Path, setting: str) -> None:
+    with pytest.raises(ProfileError):
+        load_profile(str(write(tmp_path, f"spec: openapi.yaml\n{setting}\n")))
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("spec: x.yaml\nbse_url: https://a\n", "key `bse_url` is not a profile setting; check its spelling"),
+    ("name: x\n", "key `spec` is required; add it"),
+    ("spec: x.yaml\nauth: {type: bearer, env: 1BAD}\n", "'1BAD' is not an environment variable name (letters"),
+    ("spec: x.yaml\n  bad: indent\n", "at line 2, column 6); fix the YAML there"),
+    ("[]\n", "e.g. `spec: openapi.json`"),
+])
+def test_profile_errors_say_what_to_do(tmp_path: Path, content: str, words: str) -> None:
+    with pytest.raises(ProfileError) as raised:
+        load_profile(str(write(tmp_path, content)))
+    assert words in str(raised.value)
