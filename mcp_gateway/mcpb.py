@@ -29,6 +29,7 @@ from typing import Any, Literal
 from mcp_gateway import __version__
 from mcp_gateway.bundled import BundledProfile, bundled_profiles, folder
 from mcp_gateway.errors import GatewayError
+from mcp_gateway.npm import npm, unreachable_registry
 from mcp_gateway.spec.load import cache_dir
 from mcp_gateway.variables import Variable
 
@@ -261,14 +262,8 @@ def stage(bundle: Bundle, server_type: ServerType, root: Path, lib: Path | None 
     return work
 
 
-def _npm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """One quiet npm command, its output kept for an error message."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise BundleError("npm is not installed: install Node.js 20 or newer (it brings npm), or give --mcpb "
-                          "with the path of an installed mcpb CLI")
-    return subprocess.run([npm, *args, "--no-audit", "--no-fund", "--loglevel=error"], cwd=cwd, capture_output=True,
-                          text=True, check=False, timeout=300)
+_NO_NPM = ("npm is not installed: install Node.js 20 or newer (it brings npm), or give --mcpb with the path of an "
+           "installed mcpb CLI")
 
 
 def mcpb_cli(home: Path) -> Path:
@@ -283,14 +278,17 @@ def mcpb_cli(home: Path) -> Path:
     if script.is_file():
         return script
     home.mkdir(parents=True, exist_ok=True)
-    ping = _npm("ping", "--fetch-retries=0", cwd=home)
-    if ping.returncode != 0:
-        registry = _npm("config", "get", "registry", cwd=home).stdout.strip() or "the npm registry"
+    try:
+        unreachable = unreachable_registry(home)
+    except FileNotFoundError:
+        raise BundleError(_NO_NPM) from None
+    if unreachable is not None:
+        registry, _ = unreachable
         raise RegistryUnreachable(f"the npm registry ({registry}) cannot be reached, so @anthropic-ai/mcpb cannot be "
                                   f"installed into {home}: connect to it, or give --mcpb with an installed mcpb CLI")
     work = Path(tempfile.mkdtemp(prefix="installing-", dir=home))
     try:
-        done = _npm("install", "--prefix", str(work), "--omit=dev", "--ignore-scripts",
+        done = npm("install", "--prefix", str(work), "--omit=dev", "--ignore-scripts",
                     f"@anthropic-ai/mcpb@{MCPB_VERSION}", cwd=work)
         if done.returncode != 0:
             raise BundleError(f"`npm install @anthropic-ai/mcpb@{MCPB_VERSION}` failed: {done.stderr.strip()[-1500:]}")

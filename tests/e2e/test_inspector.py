@@ -29,6 +29,7 @@ import anyio
 import pytest
 
 from mcp_gateway.demo import PROFILE, PetClinic
+from mcp_gateway.npm import npm, unreachable_registry
 from tests.common import ROOT, TEST_KEY, server_env
 from tests.servers import serve_http
 
@@ -61,24 +62,16 @@ class Inspector:
 
 
 def _npm(*args: str, cwd: Path, node_bin: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """One npm command (run by `node_bin`'s Node when given), its output kept for a failure message."""
-    npm = shutil.which("npm")
-    assert npm is not None
-    path = os.environ.get("PATH", "")
-    env = {**os.environ, "PATH": f"{node_bin}{os.pathsep}{path}" if node_bin else path}
-    return subprocess.run([npm, *args, "--no-audit", "--no-fund", "--loglevel=error"], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=240)
+    return npm(*args, cwd=cwd, node_bin=node_bin, timeout=240)
 
 
 def _registry_or_skip() -> None:
     """Before installing: skip, saying so, when the npm registry cannot be reached (one quick ping, no retries)."""
-    ping = _npm("ping", "--fetch-retries=0", cwd=CACHE)
-    if ping.returncode != 0:
-        registry = _npm("config", "get", "registry", cwd=CACHE).stdout.strip() or "the npm registry"
-        lines = ping.stderr.strip().splitlines()
-        reason = next((line for line in lines if "reason:" in line), lines[0] if lines else "")
+    unreachable = unreachable_registry(CACHE)
+    if unreachable is not None:
+        registry, reason = unreachable
         pytest.skip(f"the npm registry ({registry}) cannot be reached, so Node >= 22.19 and the MCP Inspector "
-                    f"cannot be installed into {CACHE}: {reason.removeprefix('npm error ')}")
+                    f"cannot be installed into {CACHE}: {reason}")
 
 
 def _succeeded(done: subprocess.CompletedProcess[str]) -> None:
