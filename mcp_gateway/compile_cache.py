@@ -24,7 +24,7 @@ from typing import Any
 
 from mcp_gateway import __version__
 from mcp_gateway.compile import Compilation
-from mcp_gateway.plan import BodyPlan, CallPlan, CompiledTool, FieldEncoding, PagePlan, ParamBinding, Skipped
+from mcp_gateway.plan import BodyPlan, CallPlan, CompiledTool, FieldEncoding, JobPlan, PagePlan, ParamBinding, Skipped
 from mcp_gateway.spec.load import write_atomically
 
 log = logging.getLogger("mcp_gateway")
@@ -34,7 +34,8 @@ SUFFIX = ".compiled"
 KEEP = 16  # entries kept; the least recently used go first
 _DIGEST = 32  # bytes of a SHA-256 digest
 _CLASSES = {cls.__name__.encode(): cls
-            for cls in (Compilation, CompiledTool, CallPlan, ParamBinding, BodyPlan, FieldEncoding, PagePlan, Skipped)}
+            for cls in (Compilation, CompiledTool, CallPlan, ParamBinding, BodyPlan, FieldEncoding, PagePlan, JobPlan,
+                        Skipped)}
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,10 @@ from mcp_gateway.credentials import CallerKeyError, caller_key
 from mcp_gateway.discovery import DESCRIBE, META, SEARCH, Discovery, Mode, discovery_wanted, pinned
 from mcp_gateway.errors import UnknownTool, UpstreamError
 from mcp_gateway.exchange import Reply, RequestParts
+from mcp_gateway.job_calls import CANCEL_SECONDS, JobCalls, id_argument, started_job
+from mcp_gateway.jobs import JobPollError, JobState, follow
 from mcp_gateway.pagination import read_pages
-from mcp_gateway.plan import CompiledTool, PagePlan
+from mcp_gateway.plan import CompiledTool, JobPlan, PagePlan
 from mcp_gateway.profile import Profile
 from mcp_gateway.request import build_request
 from mcp_gateway.response import (
@@ -66,6 +68,8 @@ class Gateway:
     def _index(self) -> None:
         """The catalog of every tool, and in discovery mode the meta-tools that list in their place."""
         entries = [(tool, api) for api in self.apis for tool in api.compilation.tools]
+        # each API's tools by `METHOD /path`, for the operations that read and stop its jobs
+        self.operations = {(id(api), tool.operation): tool for tool, api in entries}
         self.discovery: Discovery | None = None
         listed = None
         if discovery_wanted(self.discovery_mode, [api.profile for api in self.apis], len(entries)):
@@ -181,12 +185,58 @@ class Gateway:
         try:
             if reply.streamed:
                 return render_stream(tool, reply, assembler.result(), max_bytes, selection)
+            if tool.job is not None and (state := started_job(tool.job, reply)) is not None:
+                return await self._job(tool, api, tool.job, state, base_url, upstream, call, progress, max_bytes,
+                                       selection)
             if tool.pagination is not None:
                 return await self._pages(tool, tool.pagination, parts, reply, base_url, upstream, call, deadline,
                                          max_bytes, selection)
             return render_success(tool, reply, max_bytes, selection)
         except SelectionError as exc:
             return error_result(f"{tool.name}: {exc}.")
+
+    async def _job(self, tool: CompiledTool, api: Api, plan: JobPlan, state: JobState, base_url: str,
+                   upstream: Upstream, call: UpstreamCall, progress: Progress | None, max_bytes: int,
+                   selection: Selection | None) -> types.CallToolResult:
+        """A started job, waited for up to its bound with progress reported: the finished job, the failed one, or the
+        job as it stands with the way to check on it. A cancelled call stops the polling and the job."""
+        poller = self.operations.get((id(api), plan.poll))
+        if poller is None or not id_argument(poller):
+            log.warning("%s: the job's poll operation %s is not a tool with a path parameter; the job is not "
+                        "followed", tool.name, plan.poll)
+            return render_json(tool, state.data, max_bytes, selection)
+        stopper = self.operations.get((id(api), plan.cancel)) if plan.cancel else None
+        job = JobCalls(tool, state.id, poller, stopper)
+
+        async def poll() -> Reply:
+            return await upstream.send(job.poll_request(), base_url, call=call)
+
+        async def heard(now: JobState, polls: int) -> None:
+            if progress is not None:
+                await progress(now.progress if now.progress is not None else polls, job.progress_text(now))
+
+        try:
+            final, polls = await follow(plan, state, poll, heard, anyio.current_time() + plan.wait)
+        except anyio.get_cancelled_exc_class():
+            if stopper is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_SECONDS):
+                    await self._stop_job(job, base_url, upstream, call)
+            raise
+        except JobPollError as exc:
+            return error_result(f"{tool.name} started job {state.id}, but following it failed: {exc}. "
+                                f"{job.next_step()}")
+        return job.result(final, polls, plan.wait, max_bytes, selection)
+
+    async def _stop_job(self, job: JobCalls, base_url: str, upstream: Upstream, call: UpstreamCall) -> None:
+        """Ask the upstream to stop a job whose caller went away; a failure is logged, not raised."""
+        request = job.cancel_request()
+        if request is None:
+            return
+        try:
+            reply = await upstream.send(request, base_url, call=call)
+            log.info("%s: job %s stopped (HTTP %d)", job.tool.name, job.id, reply.status)
+        except UpstreamError as exc:
+            log.warning("%s: job %s could not be stopped: %s", job.tool.name, job.id, call.redactor.text(str(exc)))
 
     async def _pages(self, tool: CompiledTool, plan: PagePlan, parts: RequestParts, first: Reply, base_url: str,
                      upstream: Upstream, call: UpstreamCall, deadline: float, max_bytes: int,

@@ -77,6 +77,23 @@ class PagePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class JobPlan:
+    """An operation that starts an upstream job (a profile's `overrides.<op>.job`): the id's keys in the start
+    answer, the operations (`METHOD /path`) that read and stop the job, the state's keys and the states that end it
+    (lower case), the progress keys, and how long a call waits and how often it polls."""
+
+    poll: str
+    cancel: str | None
+    id_keys: tuple[str, ...]
+    status: str
+    done: frozenset[str]
+    failed: frozenset[str]
+    progress: str | None
+    wait: float
+    interval: float
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledTool:
     """An MCP tool (as plain data) and the plan that serves it."""
 
@@ -95,6 +112,7 @@ class CompiledTool:
     strict_arguments: bool = False
     select_argument: str | None = None  # the reserved argument holding a JMESPath selection (selection.py), if any
     pagination: PagePlan | None = None
+    job: JobPlan | None = None
 
     def to_mcp(self) -> dict[str, Any]:
         """The tool exactly as tools/list sends it (camelCase wire names), with nothing said twice.

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mcp_gateway.errors import ProfileError
+from mcp_gateway.media import is_media_type
 from mcp_gateway.spec.load import is_url, max_document_bytes, read_local_text
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -143,6 +144,36 @@ class Paginate(_Model):
         return self
 
 
+_OPERATION = re.compile(r"^(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) /\S*$")
+
+
+class Job(_Model):
+    """An operation that starts upstream work to be followed (jobs.py): where the job's id is in the start answer,
+    the operation that reads the job (and the one that cancels it), where its state is and which values end it."""
+
+    poll: str  # `METHOD /path` of the operation that reads the job, e.g. `GET /v1/jobs/{id}`; the id fills its path
+    cancel: str | None = None  # `METHOD /path` of the operation that stops it, e.g. `DELETE /v1/jobs/{id}`
+    id: list[str] = ["id"]  # dot-separated keys to the id in the start answer; the first one present is used
+    status: str = "status"  # dot-separated keys to the job's state in its answers
+    done: list[str] = ["completed", "succeeded", "success", "done"]  # states of a finished job (any case)
+    failed: list[str] = ["failed", "error", "cancelled", "canceled", "expired"]  # states of a job that ended badly
+    progress: str | None = None  # dot-separated keys to a percentage (0-100), when the job reports one
+    wait: float = Field(60.0, ge=0, le=3600)  # seconds a call waits for the job before answering with it as it is
+    interval: float = Field(2.0, gt=0, le=300)  # the first pause between polls; it grows to 30 s (or Retry-After)
+
+    @field_validator("poll", "cancel")
+    @classmethod
+    def _operation(cls, value: str | None) -> str | None:
+        if value is not None and not _OPERATION.match(value):
+            raise ValueError(f"{value!r} is not an operation: write it as METHOD /path, e.g. GET /v1/jobs/{{id}}")
+        return value
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
 class Override(_Model):
     """Per-operation changes, keyed by operationId or `METHOD /path`."""
 
@@ -150,8 +181,25 @@ class Override(_Model):
     title: str | None = None
     description: str | None = None
     annotations: dict[str, Any] = {}
-    request_body: dict[str, Any] | None = None  # a JSON body schema, for documents that declare none
+    request_body: dict[str, Any] | None = None  # a body schema, for documents that declare none
+    request_body_media_type: str | None = None  # how request_body is sent: default application/json
     paginate: Paginate | None = None  # follow next pages and merge their items (pagination.py)
+    job: Job | None = None  # the operation starts a job: wait for it, or hand it over as an MCP task (jobs.py)
+
+    @field_validator("request_body_media_type")
+    @classmethod
+    def _media_type(cls, value: str | None) -> str | None:
+        if value is not None and not is_media_type(value):
+            raise ValueError(f"{value!r} is not a media type: write type/subtype, e.g. multipart/form-data, "
+                             "application/x-www-form-urlencoded or application/json")
+        return value
+
+    @model_validator(mode="after")
+    def _body_for_media_type(self) -> Override:
+        if self.request_body_media_type is not None and self.request_body is None:
+            raise ValueError("request_body_media_type says how request_body is sent: give request_body (its schema) "
+                             "too, or remove request_body_media_type")
+        return self
 
 
 # how input schemas are written (compile/schema_profiles.py): portable JSON Schema, or a model API's subset
@@ -190,6 +238,9 @@ class Profile(_Model):
     # `auto`: more tools than this switch discovery on (VS Code takes 128 tools, Cursor sends its model ~40)
     discovery_threshold: int = Field(100, ge=0)
     pinned: list[str] = []  # globs on tool names or `METHOD /path`: direct tools beside the meta-tools
+    # globs on tool names or `METHOD /path`, or `destructive` (every destructiveHint tool): the user is asked through
+    # elicitation before each such call is sent (confirm.py)
+    confirm: list[str] = []
 
     @property
     def tool_name_limit(self) -> int:

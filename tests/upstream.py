@@ -339,6 +339,51 @@ class PagingUpstream(RecordingUpstream):
         return super().respond(record)
 
 
+class JobsUpstream(RecordingUpstream):
+    """A RecordingUpstream that runs jobs (tests/fixtures/jobs.yaml): `POST /jobs` answers 202 with a queued job
+    record; `GET /jobs/{id}` reads it; `DELETE /jobs/{id}` cancels it. The prompt says how a job goes: `ok` finishes
+    after 3 polls (progress 0, 33, 66, then 100), `fail` fails after 2, `never` runs forever, `slow` finishes after 2
+    polls, each answered with `Retry-After: 1`. `polls` counts the polls of each job, `cancelled` lists the jobs
+    cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: dict[str, str] = {}  # id -> prompt
+        self.polls: dict[str, int] = {}
+        self.cancelled: list[str] = []
+
+    def started(self) -> int:
+        """How many jobs were started."""
+        return len(self.jobs)
+
+    def _record(self, job: str) -> dict[str, Any]:
+        prompt, polls = self.jobs[job], self.polls[job]
+        if job in self.cancelled:
+            return {"id": job, "status": "cancelled"}
+        if polls >= {"ok": 3, "slow": 2}.get(prompt, 1_000_000):
+            return {"id": job, "status": "completed", "progress": 100, "result_url": f"{self.url}/files/{job}.mp4"}
+        if prompt == "fail" and polls >= 2:
+            return {"id": job, "status": "failed", "error": "the model refused the prompt"}
+        return {"id": job, "status": "running" if polls else "queued", "progress": min(polls * 33, 99)}
+
+    def respond(self, record: Recorded) -> tuple[int, dict[str, str], bytes]:
+        js = {"Content-Type": "application/json"}
+        path = record.raw_path
+        if record.method == "POST" and path == "/jobs":
+            job = f"job-{len(self.jobs) + 1}"
+            self.jobs[job], self.polls[job] = record.json()["prompt"], 0
+            return 202, js, json.dumps(self._record(job)).encode()
+        job = path.removeprefix("/jobs/")
+        if path.startswith("/jobs/") and job in self.jobs:
+            if record.method == "DELETE":
+                self.cancelled.append(job)
+            else:
+                self.polls[job] += 1
+            headers = {**js, "Retry-After": "1"} if self.jobs[job] == "slow" else js
+            return 200, headers, json.dumps(self._record(job)).encode()
+        return super().respond(record)
+
+
 class JsonDocuments(LocalServer):
     """Fixed JSON documents by path (an OAuth issuer's metadata and key set, say); any other path is 404."""
 

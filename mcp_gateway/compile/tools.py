@@ -21,11 +21,12 @@ from mcp_gateway.plan import (
     CallPlan,
     CompiledTool,
     FieldEncoding,
+    JobPlan,
     PagePlan,
     ParamBinding,
     Skipped,
 )
-from mcp_gateway.profile import Override, Paginate, Profile
+from mcp_gateway.profile import Job, Override, Paginate, Profile
 from mcp_gateway.selection import SELECT_SCHEMA, select_argument
 
 _LOCATIONS = ("path", "query", "header", "cookie")
@@ -195,7 +196,8 @@ class _OperationCompiler:
              dependent: dict[str, list[str]], refs: set[str], override: Override | None) -> BodyPlan | None:
         request_body = deref(self.document, op.get("requestBody"))
         if override is not None and override.request_body is not None:
-            request_body = {"required": True, "content": {"application/json": {"schema": override.request_body}}}
+            media = override.request_body_media_type or "application/json"
+            request_body = {"required": True, "content": {media: {"schema": override.request_body}}}
         if not isinstance(request_body, dict):
             return None
         picked = _pick_media(request_body.get("content"))
@@ -338,7 +340,8 @@ class _OperationCompiler:
         summary = as_text(op.get("summary"))
         annotations = {**_ANNOTATIONS.get(method.upper(), {}), **(override.annotations if override else {})}
         description = override.description if override and override.description else self.description(op, summary)
-        output_schema = self.output_schema(op)
+        # a job's call answers with the job as its poll reads it, not with the start answer the document describes
+        output_schema = None if override and override.job else self.output_schema(op)
         return CompiledTool(
             # claimed last: an operation that fails above must not hold a name
             name=registry.claim(next(candidates), candidates),
@@ -354,6 +357,7 @@ class _OperationCompiler:
             strict_arguments=self.profile.schema_profile == "openai-strict",
             select_argument=select_name,
             pagination=_page_plan(override.paginate) if override and override.paginate and method == "get" else None,
+            job=_job_plan(override.job) if override and override.job else None,
         )
 
     def description(self, op: dict[str, Any], summary: str) -> str:
@@ -375,6 +379,14 @@ def _page_plan(paginate: Paginate) -> PagePlan:
     return PagePlan(max_pages=paginate.max_pages, max_bytes=paginate.max_bytes, items=paginate.items,
                     cursor=paginate.cursor, cursor_param=paginate.cursor_param, page_param=paginate.page_param,
                     more=paginate.more)
+
+
+def _job_plan(job: Job) -> JobPlan:
+    """A profile's `job` setting as plan data, its states in lower case."""
+    return JobPlan(poll=job.poll, cancel=job.cancel, id_keys=tuple(job.id), status=job.status,
+                   done=frozenset(state.lower() for state in job.done),
+                   failed=frozenset(state.lower() for state in job.failed), progress=job.progress, wait=job.wait,
+                   interval=job.interval)
 
 
 def _non_empty(schema: dict[str, Any], location: str) -> dict[str, Any]:
@@ -401,7 +413,8 @@ def _is_binary(schema: Any, converter: SchemaConverter) -> bool:
 
 
 def _file_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    text = "File content: base64-encoded bytes, or plain text"
+    text = ("File content: base64-encoded bytes, a data: URL (data:audio/wav;name=talk.wav;base64,...: its type "
+            "and name go with the file), or plain text")
     if isinstance(schema.get("description"), str):
         text = f"{schema['description'].strip()} ({text})"
     if schema.get("type") == "array":
