@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import mimetypes
+import re
 from typing import Literal
 
 BodyKind = Literal["json", "form", "multipart", "text", "binary"]
 
 _TEXT_SUFFIXES = ("/xml", "+xml", "/javascript", "/yaml", "+yaml", "/x-yaml", "/csv", "/graphql")
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*\s*(;.*)?", re.DOTALL)
+# common types Python's own table lacks (or spells differently), by the extension a file of theirs has
+_EXTENSIONS = {"audio/wav": ".wav", "audio/wave": ".wav", "audio/vnd.wave": ".wav", "audio/ogg": ".ogg",
+               "audio/flac": ".flac", "audio/x-flac": ".flac", "audio/webm": ".webm", "video/webm": ".webm",
+               "audio/mp4": ".m4a", "audio/m4a": ".m4a", "audio/x-m4a": ".m4a", "audio/mp3": ".mp3",
+               "image/webp": ".webp"}
+_BUILT_IN = mimetypes.MimeTypes()  # Python's own table only: the system's files differ from machine to machine
 
 
 def essence(content_type: str) -> str:
@@ -47,3 +56,14 @@ def body_kind(content_type: str) -> BodyKind:
     if media.startswith("text/") or media.endswith(_TEXT_SUFFIXES):
         return "text"
     return "binary"
+
+
+def is_media_type(value: str) -> bool:
+    """`type/subtype`, optionally with parameters: no wildcard, no missing half."""
+    return _MEDIA_TYPE.fullmatch(value.strip()) is not None
+
+
+def extension(content_type: str) -> str | None:
+    """The file extension of a media type (`audio/mpeg` -> `.mp3`), which uploads often need in a filename."""
+    media = essence(content_type)
+    return _EXTENSIONS.get(media) or _BUILT_IN.guess_extension(media)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes, urlencode
 
 import httpx
 
 from mcp_gateway.errors import UpstreamError
 from mcp_gateway.exchange import RequestParts
 from mcp_gateway.jsontext import json_text
-from mcp_gateway.media import charset, is_json
+from mcp_gateway.media import charset, extension, is_json, is_media_type
 from mcp_gateway.plan import BodyPlan, CallPlan, FieldEncoding, ParamBinding
 
 
@@ -27,8 +28,51 @@ def text(value: Any) -> str:
     return json_text(value)
 
 
+@dataclass(frozen=True, slots=True)
+class FileContent:
+    """A file argument's bytes, with the media type and file name a data: URL gave them (None otherwise)."""
+
+    data: bytes
+    media_type: str | None = None
+    name: str | None = None
+
+
+def file_content(value: Any, field: str) -> FileContent:
+    """File or binary body content: a data: URL (RFC 2397, `data:audio/wav;name=a.wav;base64,...`), base64 when it
+    decodes cleanly, else the text itself as UTF-8. `field` names the argument in an error."""
+    if isinstance(value, str) and value.lstrip()[:5].lower() == "data:" and "," in value:
+        return _data_url(value.strip()[5:], field)
+    return FileContent(decode_bytes(value))
+
+
+_URL_SAFE = str.maketrans("-_", "+/")  # base64url spelled as base64
+
+
+def _data_url(url: str, field: str) -> FileContent:
+    """The part of a data: URL after `data:`; its `name` (or `filename`) parameter names the file."""
+    header, _, payload = url.partition(",")
+    pieces = [piece.strip() for piece in header.split(";")]
+    encoded = len(pieces) > 1 and pieces[-1].lower() == "base64"
+    pieces = pieces[:-1] if encoded else pieces
+    media = pieces.pop(0) if pieces and is_media_type(pieces[0]) else None
+    params = {key.strip().lower(): unquote(value.strip().strip('"')) for key, _, value in
+              (piece.partition("=") for piece in pieces if "=" in piece)}
+    name = (params.pop("name", None) or params.pop("filename", None) or "").replace("\\", "/").rsplit("/", 1)[-1]
+    if media is not None and params:
+        media += "".join(f"; {key}={value}" for key, value in params.items())
+    if not encoded:
+        return FileContent(unquote_to_bytes(payload), media, name or None)
+    compact = "".join(unquote(payload).split()).translate(_URL_SAFE)
+    try:
+        data = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise UpstreamError(f"`{field}` is a data: URL whose content after `;base64,` is not base64; nothing was "
+                            "sent. Send the file's bytes base64-encoded there") from None
+    return FileContent(data, media, name or None)
+
+
 def decode_bytes(value: Any) -> bytes:
-    """File or binary body content: base64 when it decodes cleanly, else the text itself as UTF-8."""
+    """Base64 when it decodes cleanly, else the text itself as UTF-8."""
     if not isinstance(value, str):
         return text(value).encode()
     lines = value.strip().splitlines()
@@ -221,7 +265,9 @@ def _multipart(value: Any, body: BodyPlan, boundary: str) -> bytes:
             continue
         for item in sub if isinstance(sub, list) else [sub]:
             if name in files:
-                part(name, decode_bytes(item), declared or "application/octet-stream", name)
+                upload = file_content(item, name)
+                filename = upload.name or name + (extension(upload.media_type or "") or "")
+                part(name, upload.data, upload.media_type or declared or "application/octet-stream", filename)
             elif isinstance(item, dict | list):
                 part(name, json_text(item).encode(), "application/json", None)
             else:
@@ -256,8 +302,9 @@ def _place_body(parts: RequestParts, body: BodyPlan, value: Any) -> None:
         parts.content = _encoded_text(text(value), media)
         parts.headers["Content-Type"] = media
     else:
-        parts.content = decode_bytes(value)
-        parts.headers["Content-Type"] = media
+        upload = file_content(value, body.argument or "body")
+        parts.content = upload.data
+        parts.headers["Content-Type"] = upload.media_type if upload.media_type and "*" in media else media
 
 
 Query = list[tuple[str, str | int | float | bool | None]]

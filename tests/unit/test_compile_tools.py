@@ -132,6 +132,21 @@ def test_a_profile_can_give_a_body_the_document_leaves_out():
     assert tool.input_schema["required"] == ["input"]
 
 
+def test_a_profile_body_can_be_a_multipart_upload():
+    """`request_body_media_type` says how the profile's body is sent: multipart, `format: binary` fields as files."""
+    document = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+                "paths": {"/v1/audio/transcriptions": {"post": {"responses": OK}}}}
+    profile = Profile(spec="x", overrides={"POST /v1/audio/transcriptions": {
+        "request_body_media_type": "multipart/form-data",
+        "request_body": {"type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary"}, "async": {"type": "boolean"}}}}})
+    tool = compile_document(document, profile).tools[0]
+    body = tool.plan.body
+    assert (body.media_type, body.kind, body.binary_fields) == ("multipart/form-data", "multipart", {"file"})
+    assert "data: URL" in tool.input_schema["properties"]["file"]["description"]
+    assert tool.input_schema["properties"]["async"] == {"type": "boolean"}
+
+
 def test_annotations_leave_mcp_defaults_unsaid():
     ops = {method: {"responses": OK} for method in ("get", "post", "put", "patch", "delete", "trace")}
     tools = compile_paths({"/x": ops})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_gateway.media import body_kind, charset, essence, is_json, is_textual
+from mcp_gateway.media import body_kind, charset, essence, extension, is_json, is_media_type, is_textual
 
 
 @pytest.mark.parametrize(("content_type", "expected"), [
@@ -76,3 +76,22 @@ def test_media_kinds(content_type: str, json: bool, textual: bool, kind: str) ->
 
 def test_no_content_type_is_neither_json_nor_text() -> None:
     assert not is_json("") and not is_textual("")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("multipart/form-data", True), ("application/vnd.api+json", True), ("text/csv; charset=utf-8", True),
+    ("multipart", False), ("*/*", False), ("audio/", False), ("/json", False), ("a/b c", False), ("", False),
+])
+def test_is_media_type(value: str, expected: bool) -> None:
+    """type/subtype, parameters allowed; a wildcard or a missing half is not one."""
+    assert is_media_type(value) is expected
+
+
+@pytest.mark.parametrize(("content_type", "expected"), [
+    ("audio/mpeg", ".mp3"), ("audio/wav", ".wav"), ("Audio/X-WAV; rate=8000", ".wav"), ("audio/ogg", ".ogg"),
+    ("audio/flac", ".flac"), ("audio/webm", ".webm"), ("audio/mp4", ".m4a"), ("image/png", ".png"),
+    ("application/pdf", ".pdf"), ("application/x-unheard-of", None), ("", None),
+])
+def test_extension(content_type: str, expected: str | None) -> None:
+    """The extension an upload's filename needs, the same on every machine (Python's table, plus common audio)."""
+    assert extension(content_type) == expected

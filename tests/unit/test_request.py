@@ -19,11 +19,14 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 import pytest
 
+from mcp_gateway.errors import UpstreamError
 from mcp_gateway.plan import BodyPlan, CallPlan, FieldEncoding, ParamBinding
 from mcp_gateway.request import (
+    FileContent,
     build_request,
     decode_bytes,
     deep_object,
+    file_content,
     styled_pairs,
     text,
     url_for,
@@ -557,6 +560,45 @@ def test_multipart_whole_body_string_is_one_file_part() -> None:
     plan = multipart_body(argument="body")
     parts = build("/up", plan_body=plan, method="POST", body=base64.b64encode(b"\x00bytes").decode())
     assert [summary(p) for p in multipart_parts(parts)] == [("file", "file", "application/octet-stream", b"\x00bytes")]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("data:audio/wav;base64,UklGRg==", FileContent(b"RIFF", "audio/wav")),
+    (" DATA:audio/wav;name=talk%201.wav;base64,UklGRg\n==", FileContent(b"RIFF", "audio/wav", "talk 1.wav")),
+    ("data:;filename=C:\\rec\\a.mp3;base64,_-8", FileContent(b"\xff\xef", None, "a.mp3")),  # base64url, no type
+    ("data:text/csv;charset=utf-8,a%2Cb%0A1", FileContent(b"a,b\n1", "text/csv; charset=utf-8")),  # percent-encoded
+    ("data:,hi", FileContent(b"hi")),
+    ("aGk=", FileContent(b"hi")),  # no data: URL: base64 or text as before
+    ("data: not a URL", FileContent(b"data: not a URL")),
+])
+def test_file_content_reads_data_urls(value: str, expected: FileContent) -> None:
+    """RFC 2397 data: URLs give the bytes, their media type and a `name` (or `filename`) without its folders."""
+    assert file_content(value, "file") == expected
+
+
+def test_a_data_url_that_is_not_base64_is_refused_by_name() -> None:
+    with pytest.raises(UpstreamError, match=r"`audio` is a data: URL .* nothing was sent"):
+        file_content("data:audio/wav;base64,@@@", "audio")
+
+
+def test_data_url_files_carry_their_type_and_a_filename() -> None:
+    """A file part takes the data: URL's type (over a declared one) and name, else the field name and the type's
+    extension; a raw body of a wildcard type takes the URL's type."""
+    plan = multipart_body("file", "other", "model", files=("file", "other"),
+                          encoding=(("file", FieldEncoding(content_type="audio/*")),))
+    wav = "data:audio/wav;base64," + base64.b64encode(b"RIFF").decode()
+    parts = build("/up", plan_body=plan, method="POST", file=wav, model="m",
+                  other="data:audio/mpeg;name=x.mp3;base64,SUQz")
+    assert [summary(p) for p in multipart_parts(parts)] == [
+        ("file", "file.wav", "audio/wav", b"RIFF"),
+        ("other", "x.mp3", "audio/mpeg", b"ID3"),
+        ("model", None, None, b"m"),
+    ]
+    raw = BodyPlan(media_type="audio/*", kind="binary", argument="body")
+    sent = build("/up", plan_body=raw, method="POST", body=wav)
+    assert (sent.content, sent.headers["Content-Type"]) == (b"RIFF", "audio/wav")
+    exact = BodyPlan(media_type="application/octet-stream", kind="binary", argument="body")
+    assert build("/up", plan_body=exact, method="POST", body=wav).headers["Content-Type"] == "application/octet-stream"
 
 
 def test_multipart_whole_body_object_gives_its_fields() -> None:
