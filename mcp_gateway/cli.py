@@ -15,8 +15,9 @@ import anyio
 from mcp_gateway import __version__
 from mcp_gateway.build import TargetOptions, build_gateway, profile_for, read_spec
 from mcp_gateway.compile import compile_document
+from mcp_gateway.confirm import terminal_confirmer
 from mcp_gateway.errors import GatewayError
-from mcp_gateway.gateway import Gateway
+from mcp_gateway.gateway import CallContext, Gateway
 from mcp_gateway.terminal import Progress, terminal_width, tool_lines, tool_rows
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ def run_call(args: argparse.Namespace) -> int:
 
     async def once() -> Any:
         try:
-            return await gateway.call(args.tool, arguments)
+            return await gateway.call(args.tool, arguments, CallContext(confirm=terminal_confirmer()))
         finally:
             await gateway.aclose()
 

@@ -89,7 +89,7 @@ class Handshake:
         """The answer to one line (empty for a notification), or None when the SDK must answer it."""
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting deeper than Python's parser goes, too: the SDK answers it
             return None
         if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or not set(message) <= _ENVELOPE:
             return None
@@ -120,8 +120,12 @@ class Handshake:
             types.InitializeRequestParams.model_validate(params, by_name=False)
         except ValidationError:
             return None  # the SDK words the error
+        capabilities: dict[str, Any] = {}  # as GatewayServer says them, in the SDK's order (by name)
+        if self.gateway.has_jobs:
+            capabilities["tasks"] = {"cancel": {}, "list": {}, "requests": {"tools": {"call": {}}}}
+        capabilities["tools"] = {"listChanged": TOOLS_LIST_CHANGED}
         result = {
-            "capabilities": {"tools": {"listChanged": TOOLS_LIST_CHANGED}},
+            "capabilities": capabilities,
             "instructions": self.gateway.instructions,
             "protocolVersion": LATEST_HANDSHAKE_VERSION,
             "serverInfo": {"name": SERVER_NAME, "version": __version__},

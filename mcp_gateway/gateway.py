@@ -17,12 +17,13 @@ import mcp_types as types
 from mcp_gateway.arguments import ArgumentChecker
 from mcp_gateway.catalog import Catalog
 from mcp_gateway.compile import Compilation
+from mcp_gateway.confirm import AskFirst, Confirmer, confirm_wanted, confirmed
 from mcp_gateway.credentials import CallerKeyError, caller_key
 from mcp_gateway.discovery import DESCRIBE, META, SEARCH, Discovery, Mode, discovery_wanted, pinned
 from mcp_gateway.errors import UnknownTool, UpstreamError
 from mcp_gateway.exchange import Reply, RequestParts
 from mcp_gateway.job_calls import CANCEL_SECONDS, JobCalls, id_argument, started_job
-from mcp_gateway.jobs import JobPollError, JobState, follow
+from mcp_gateway.jobs import JobPollError, JobState, Poll, follow
 from mcp_gateway.pagination import read_pages
 from mcp_gateway.plan import CompiledTool, JobPlan, PagePlan
 from mcp_gateway.profile import Profile
@@ -38,11 +39,28 @@ from mcp_gateway.response import (
 from mcp_gateway.retry import attempts_note
 from mcp_gateway.selection import SELECTION_READ_FACTOR, Selection, SelectionError, take_selection
 from mcp_gateway.streaming import StreamAssembler
+from mcp_gateway.tasks import Report, Stop, Task, TaskRequest
 from mcp_gateway.upstream import Upstream, UpstreamCall
 
 Progress = Callable[[float, str], Awaitable[None]]
 
 log = logging.getLogger("mcp_gateway")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a call brings besides its arguments: who hears its progress; the headers of the caller's HTTP request
+    (None on stdio), of which only a profile's `auth.user_key` header is read; how to ask the user before a call the
+    profile's `confirm` names (None: the client cannot be asked, and such a call is refused); and whether the call
+    may be answered with a task (MCP tasks), when it starts a job."""
+
+    progress: Progress | None = None
+    caller_headers: Mapping[str, str] | None = None
+    confirm: Confirmer | None = None
+    task: TaskRequest | None = None
+
+
+NO_CONTEXT = CallContext()
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,7 @@ class Gateway:
             listed = [*self.discovery.definitions(),
                       *(tool.to_mcp() for tool, api in entries if pinned(api.profile, tool))]
         self.catalog = Catalog(entries, self.page_size, listed)
+        self.has_jobs = any(tool.job is not None for tool, _ in entries)
 
     @property
     def instructions(self) -> str:
@@ -96,24 +115,23 @@ class Gateway:
         self._index()
         self.checker.clear()
 
-    async def call(self, name: str, arguments: dict[str, Any], progress: Progress | None = None, *,
-                   caller_headers: Mapping[str, str] | None = None) -> types.CallToolResult:
-        """Check, send and render one tool call; every failure of the call becomes an isError result.
+    async def call(self, name: str, arguments: dict[str, Any], context: CallContext = NO_CONTEXT
+                   ) -> types.CallToolResult | Task:
+        """Check, send and render one tool call; every failure of the call becomes an isError result. A job's call
+        answers with a task instead when `context.task` allows it and the job is still working.
 
-        Raises UnknownTool when no tool has that name (a protocol error, not a tool's). An event-stream
-        answer is assembled into one result; `progress` hears about each event. `caller_headers` are the headers
-        of the caller's HTTP request (None on stdio): a profile's `auth.user_key` takes the caller's own upstream
-        key from one of them; no other header is read.
+        Raises UnknownTool when no tool has that name (a protocol error, not a tool's), and AskFirst when the user's
+        confirmation must be asked for in a separate round trip (2026-07-28).
         """
         if self.discovery is not None and name in META:
-            return await self._meta(self.discovery, name, arguments, progress, caller_headers)
+            return await self._meta(self.discovery, name, arguments, context)
         entry = self.catalog.get(name)
         if entry is None:
             raise UnknownTool(name, self.catalog.closest(name))
-        return await self._guarded(*entry, arguments, progress, caller_headers)
+        return await self._guarded(*entry, arguments, context)
 
-    async def _meta(self, discovery: Discovery, name: str, arguments: dict[str, Any], progress: Progress | None,
-                    caller_headers: Mapping[str, str] | None) -> types.CallToolResult:
+    async def _meta(self, discovery: Discovery, name: str, arguments: dict[str, Any], context: CallContext
+                    ) -> types.CallToolResult | Task:
         """A meta-tool's call: search, describe, or call an operation exactly as its direct tool would be."""
         problem = discovery.problem(name, arguments)
         if problem:
@@ -127,26 +145,28 @@ class Gateway:
             closest = ", ".join(self.catalog.closest(arguments["name"])) or "none"
             return error_result(f"No operation is named {arguments['name']!r} (closest: {closest}). "
                                 f"Use {SEARCH} to find the operation you need.")
-        return await self._guarded(*entry, arguments.get("arguments") or {}, progress, caller_headers)
+        return await self._guarded(*entry, arguments.get("arguments") or {}, context)
 
-    async def _guarded(self, tool: CompiledTool, api: Api, arguments: dict[str, Any], progress: Progress | None,
-                       caller_headers: Mapping[str, str] | None) -> types.CallToolResult:
+    async def _guarded(self, tool: CompiledTool, api: Api, arguments: dict[str, Any], context: CallContext
+                       ) -> types.CallToolResult | Task:
         """One operation's call with every failure turned into an isError result, and every secret masked (the
         caller's own key and the call's OAuth2 token included)."""
         name = tool.name
         try:
-            call = api.upstream.call(caller_key(api.profile.auth, caller_headers))
+            call = api.upstream.call(caller_key(api.profile.auth, context.caller_headers))
         except CallerKeyError as exc:
             return error_result(f"{name} cannot be called: {exc}.")
         try:
-            result = await self._call(tool, api, arguments, progress, call)
+            result = await self._call(tool, api, arguments, context, call)
+        except AskFirst:
+            raise  # not a failure: the question goes back to the client
         except Exception as exc:  # noqa: BLE001 - the agent gets a message, the log gets the detail
             log.error("unexpected error in %s: %s", name, call.redactor.text(repr(exc)))
             result = error_result(f"{name} failed with an internal error ({type(exc).__name__}); see the server log.")
-        return redact_result(result, call.redactor)
+        return result if isinstance(result, Task) else redact_result(result, call.redactor)
 
-    async def _call(self, tool: CompiledTool, api: Api, arguments: dict[str, Any],
-                    progress: Progress | None, call: UpstreamCall) -> types.CallToolResult:
+    async def _call(self, tool: CompiledTool, api: Api, arguments: dict[str, Any], context: CallContext,
+                    call: UpstreamCall) -> types.CallToolResult | Task:
         try:
             arguments, selection = take_selection(tool.select_argument, arguments)
         except SelectionError as exc:
@@ -164,7 +184,12 @@ class Gateway:
             return error_result(f"{tool.name} needs credentials: set the environment variable "
                                 f"{' and '.join(call.credentials.missing)} and restart the server"
                                 + (f", or send your own key in the {own.header} header." if own else "."))
+        if confirm_wanted(api.profile, tool) and (
+                refused := await confirmed(tool, api.profile, arguments, context.confirm, call.redactor.text)
+        ) is not None:
+            return refused
         assembler = StreamAssembler()
+        progress = context.progress
 
         async def on_event(event: str, data: str) -> None:
             assembler.add(event, data)
@@ -186,7 +211,7 @@ class Gateway:
             if reply.streamed:
                 return render_stream(tool, reply, assembler.result(), max_bytes, selection)
             if tool.job is not None and (state := started_job(tool.job, reply)) is not None:
-                return await self._job(tool, api, tool.job, state, base_url, upstream, call, progress, max_bytes,
+                return await self._job(tool, api, tool.job, state, base_url, upstream, call, context, max_bytes,
                                        selection)
             if tool.pagination is not None:
                 return await self._pages(tool, tool.pagination, parts, reply, base_url, upstream, call, deadline,
@@ -196,10 +221,11 @@ class Gateway:
             return error_result(f"{tool.name}: {exc}.")
 
     async def _job(self, tool: CompiledTool, api: Api, plan: JobPlan, state: JobState, base_url: str,
-                   upstream: Upstream, call: UpstreamCall, progress: Progress | None, max_bytes: int,
-                   selection: Selection | None) -> types.CallToolResult:
-        """A started job, waited for up to its bound with progress reported: the finished job, the failed one, or the
-        job as it stands with the way to check on it. A cancelled call stops the polling and the job."""
+                   upstream: Upstream, call: UpstreamCall, context: CallContext, max_bytes: int,
+                   selection: Selection | None) -> types.CallToolResult | Task:
+        """A started job: handed over as a task when the client takes one, else waited for up to its bound with
+        progress reported: the finished job, the failed one, or the job as it stands with the way to check on it. A
+        cancelled call stops the polling and the job."""
         poller = self.operations.get((id(api), plan.poll))
         if poller is None or not id_argument(poller):
             log.warning("%s: the job's poll operation %s is not a tool with a path parameter; the job is not "
@@ -211,6 +237,14 @@ class Gateway:
         async def poll() -> Reply:
             return await upstream.send(job.poll_request(), base_url, call=call)
 
+        async def stop() -> None:
+            await self._stop_job(job, base_url, upstream, call)
+
+        if context.task is not None:
+            return self._task(job, plan, state, poll, stop if stopper is not None else None, context.task, call,
+                              max_bytes, selection)
+        progress = context.progress
+
         async def heard(now: JobState, polls: int) -> None:
             if progress is not None:
                 await progress(now.progress if now.progress is not None else polls, job.progress_text(now))
@@ -220,12 +254,30 @@ class Gateway:
         except anyio.get_cancelled_exc_class():
             if stopper is not None:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_SECONDS):
-                    await self._stop_job(job, base_url, upstream, call)
+                    await stop()
             raise
         except JobPollError as exc:
             return error_result(f"{tool.name} started job {state.id}, but following it failed: {exc}. "
                                 f"{job.next_step()}")
         return job.result(final, polls, plan.wait, max_bytes, selection)
+
+    def _task(self, job: JobCalls, plan: JobPlan, state: JobState, poll: Poll, stop: Stop | None,
+              request: TaskRequest, call: UpstreamCall, max_bytes: int, selection: Selection | None) -> Task:
+        """A task that follows the job in the background to its end (or its TTL), reporting each reading."""
+
+        async def follow_to_end(report: Report) -> types.CallToolResult:
+            async def heard(now: JobState, polls: int) -> None:
+                report(job.progress_text(now))
+
+            try:
+                final, polls = await follow(plan, state, poll, heard, None)
+            except JobPollError as exc:
+                return redact_result(error_result(f"{job.tool.name} started job {state.id}, but following it "
+                                                  f"failed: {exc}. {job.next_step()}"), call.redactor)
+            return redact_result(job.result(final, polls, 0, max_bytes, selection), call.redactor)
+
+        return request.store.start(job.tool.name, request.owner, follow_to_end, stop, job.progress_text(state),
+                                   request.ttl_ms)
 
     async def _stop_job(self, job: JobCalls, base_url: str, upstream: Upstream, call: UpstreamCall) -> None:
         """Ask the upstream to stop a job whose caller went away; a failure is logged, not raised."""

@@ -129,6 +129,8 @@ class CompiledTool:
             tool["outputSchema"] = self.output_schema
         if self.annotations:
             tool["annotations"] = self.annotations
+        if self.job is not None:  # a 2025-11-25 client may ask for a task; the SDK leaves this out of 2026 lists
+            tool["execution"] = {"taskSupport": "optional"}
         return tool
 
 

@@ -8,7 +8,8 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -41,13 +42,22 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_gateway import __version__
+from mcp_gateway.confirm import AskFirst, confirmer_for
 from mcp_gateway.early import SERVER_NAME, TOOLS_LIST_CHANGED
 from mcp_gateway.errors import GatewayError, UnknownTool
-from mcp_gateway.gateway import Gateway
+from mcp_gateway.gateway import CallContext, Gateway
 from mcp_gateway.observe import CallObserver, Metrics, shared_metrics
 from mcp_gateway.pipes import Pipes
 from mcp_gateway.refresh import refresh_forever, refreshing
 from mcp_gateway.stdio import checked_stdio_server
+from mcp_gateway.task_protocol import (
+    LegacyTaskCalls,
+    legacy_capabilities,
+    modern_answer,
+    modern_task_request,
+    serve_task_methods,
+)
+from mcp_gateway.tasks import EXTENSION, Task, TaskRequest, TaskStore
 from mcp_gateway.workers import run_workers
 
 if TYPE_CHECKING:
@@ -103,10 +113,29 @@ class ToolListNotifier:
                 self._sessions.pop(key, None)
 
 
-def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None, observer: CallObserver | None = None
-                 ) -> Server[Any]:
-    """A low-level MCP server whose tools are the gateway's; clients are recorded in `notifier` when given, and
-    each tool call is logged (and counted) by `observer`, by default a log line alone."""
+class GatewayServer(Server[Any]):
+    """The SDK's low-level server, saying in a 2025-11-25 handshake that it makes tasks of tool calls when some tool
+    starts a job (2026-07-28 clients learn it from the advertised tasks extension)."""
+
+    makes_tasks = False
+
+    def get_capabilities(self, notification_options: NotificationOptions | None = None,
+                         experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+                         extensions: dict[str, dict[str, Any]] | None = None, *,
+                         protocol_version: str | None = None) -> types.ServerCapabilities:
+        capabilities = super().get_capabilities(notification_options, experimental_capabilities, extensions,
+                                                protocol_version=protocol_version)
+        if not self.makes_tasks or protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return capabilities
+        return capabilities.model_copy(update={"tasks": legacy_capabilities()})
+
+
+def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None, observer: CallObserver | None = None,
+                 tasks: TaskStore | None = None) -> Server[Any]:
+    """A low-level MCP server whose tools are the gateway's; clients are recorded in `notifier` when given, each
+    tool call is logged (and counted) by `observer`, by default a log line alone, and jobs are handed over as MCP
+    tasks kept in `tasks` while it is serving."""
+    tasks = tasks or TaskStore()
 
     def seen(ctx: Context) -> None:
         if notifier is not None:
@@ -120,29 +149,42 @@ def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None, obs
             raise MCPError(types.INVALID_PARAMS, f"{exc}; start again without a cursor") from None
         return types.ListToolsResult(tools=tools, next_cursor=next_cursor)
 
-    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def run_call(ctx: Context, params: types.CallToolRequestParams, task: TaskRequest | None
+                       ) -> types.CallToolResult | types.InputRequiredResult | Task:
         seen(ctx)
 
         async def progress(done: float, message: str) -> None:
             await ctx.session.report_progress(done, None, message)
 
+        context = CallContext(progress, ctx.request.headers if ctx.request is not None else None,
+                              confirmer_for(ctx, params), task)
         try:
-            return await gateway.call(params.name, params.arguments or {}, progress,
-                                      caller_headers=ctx.request.headers if ctx.request is not None else None)
+            return await gateway.call(params.name, params.arguments or {}, context)
+        except AskFirst as ask:
+            return ask.result  # 2026-07-28: the client asks the user, then calls again with the answer
         except UnknownTool as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
 
-    server = Server(
+    async def call_tool(ctx: Context, params: types.CallToolRequestParams
+                        ) -> types.CallToolResult | types.InputRequiredResult | dict[str, Any]:
+        return modern_answer(await run_call(ctx, params, modern_task_request(ctx, tasks)))
+
+    server = GatewayServer(
         SERVER_NAME,
         version=__version__,
         instructions=gateway.instructions,
         on_list_tools=list_tools,
-        on_call_tool=call_tool,
         on_subscriptions_listen=notifier.listen if notifier is not None else None,
         get_tool_input_schema=lambda name: gateway.catalog.input_schema(name),
     )
+    server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool)  # its answer may be a task
     server.middleware = []  # the SDK's default OpenTelemetry span per message: spans nobody here collects
     server.middleware.append(observer or CallObserver(gateway))  # a log line (and metrics) per tool call
+    if gateway.has_jobs:
+        server.makes_tasks = True
+        server.extensions[EXTENSION] = {}
+        server.middleware.append(LegacyTaskCalls(tasks, run_call))
+        serve_task_methods(server, tasks)
     return server
 
 
@@ -150,10 +192,12 @@ async def serve_stdio(gateway: Gateway, pipes: Pipes | None) -> None:
     """Serve on stdin/stdout (stdout is the JSON-RPC wire; logs go to stderr): over `pipes` on the event loop
     when given, else through the SDK's worker threads."""
     notifier = ToolListNotifier()
-    server = build_server(gateway, notifier)
+    store = TaskStore()
+    server = build_server(gateway, notifier, tasks=store)
     options = server.create_initialization_options(NotificationOptions(tools_changed=TOOLS_LIST_CHANGED))
     try:
-        async with checked_stdio_server(pipes) as (read_stream, write_stream), anyio.create_task_group() as tasks:
+        async with (checked_stdio_server(pipes) as (read_stream, write_stream), store.serving(),
+                    anyio.create_task_group() as tasks):
             tasks.start_soon(refresh_forever, gateway, notifier.tools_changed)
             await server.run(read_stream, write_stream, options)
             tasks.cancel_scope.cancel()
@@ -223,7 +267,8 @@ def http_app(gateway: Gateway, options: HttpOptions, notifier: ToolListNotifier 
     OAuth issuer and a body over the limit is answered in JSON-RPC.
     """
     metrics = Metrics() if options.metrics else None
-    server = build_server(gateway, notifier, CallObserver(gateway, metrics))
+    store = TaskStore()
+    server = build_server(gateway, notifier, CallObserver(gateway, metrics), store)
     manager = StreamableHTTPSessionManager(
         app=server, stateless=not options.stateful, max_request_body_size=options.max_request_bytes,
         security_settings=options.security if options.security is not None else transport_security(options.host))
@@ -247,7 +292,13 @@ def http_app(gateway: Gateway, options: HttpOptions, notifier: ToolListNotifier 
         routes += auth.metadata_routes()
         middleware = [Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(auth.verifier)),
                       Middleware(AuthContextMiddleware)]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lambda _: manager.run())
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with manager.run(), store.serving():
+            yield
+
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 class McpFront:

@@ -340,6 +340,8 @@ class _OperationCompiler:
         summary = as_text(op.get("summary"))
         annotations = {**_ANNOTATIONS.get(method.upper(), {}), **(override.annotations if override else {})}
         description = override.description if override and override.description else self.description(op, summary)
+        if override and override.job:
+            description = f"{description}\n\n{_job_note(override.job)}".strip()
         # a job's call answers with the job as its poll reads it, not with the start answer the document describes
         output_schema = None if override and override.job else self.output_schema(op)
         return CompiledTool(
@@ -379,6 +381,13 @@ def _page_plan(paginate: Paginate) -> PagePlan:
     return PagePlan(max_pages=paginate.max_pages, max_bytes=paginate.max_bytes, items=paginate.items,
                     cursor=paginate.cursor, cursor_param=paginate.cursor_param, page_param=paginate.page_param,
                     more=paginate.more)
+
+
+def _job_note(job: Job) -> str:
+    """What a job's tool says of how its call goes."""
+    return (f"When the answer is a job, the call waits up to {job.wait:g} s for it to finish, reporting progress; a "
+            "job still running by then is returned as it stands, with its id and the tool that checks on it. "
+            "Calling this again starts another job.")
 
 
 def _job_plan(job: Job) -> JobPlan:

@@ -66,7 +66,8 @@ def test_early_answers_are_the_sdks_bytes(extra):
 
 
 def test_a_bundled_gateway_and_a_fixture_answer_the_same_both_ways():
-    for args in (["serve", str(ROOT / "tool_specs" / "lium.yaml")], ["serve", str(FIXTURES / "echo.yaml")]):
+    for args in (["serve", str(ROOT / "tool_specs" / "lium.yaml")], ["serve", str(FIXTURES / "echo.yaml")],
+                 ["serve", str(FIXTURES / "jobs_profile.yaml")]):  # a job: tasks in capabilities and tools
         early, through_sdk = both_ways(args)
         assert early == through_sdk, args
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -27,7 +28,7 @@ async def test_tools_leave_out_mcp_routes_and_list_file_plumbing_under_search(ai
     assert {"aigateway_create_embeddings", "aigateway_generate_image", "aigateway_moderate", "aigateway_rerank",
             "aigateway_generate_3d"} <= names  # bodies the document omits, given by the profile
     meta = {"search_operations", "describe_operations", "call_operation"}
-    assert len(names - meta) == 31 and meta <= names  # file and batch plumbing through search
+    assert len(names - meta) == 33 and meta <= names  # file and batch plumbing through search
     operations = [tool.description.rsplit("\n", 1)[-1] for tool in listed.tools]
     assert not [op for op in operations if " /mcp" in op or "/v1/files" in op or "webhook-secret" in op]
     assert all(name.startswith("aigateway_") for name in names - meta)
@@ -57,31 +58,26 @@ async def test_models_chat_job_and_usage(aigateway, tmp_path):
         assert sent.json() == {"model": "auto", "messages": [{"role": "user", "content": "Summarise MCP in one line"}]}
         assert sent.headers["x-aig-tag"] == "research"
 
-        job = data(await served.call("aigateway_generate_video", {"prompt": "a red fox in snow", "duration": 5}))
-        assert job["status"] == "queued"
-        created = aigateway.last
+        # a job is waited for: started once, then polled until it has finished
+        started = len(aigateway.requests)
+        finished = await served.call("aigateway_generate_video", {"prompt": "a red fox in snow", "duration": 5})
+        job = json.loads(finished.content[0].text)
+        assert job["status"] == "completed" and job["result"]["urls"][0].endswith(f"/{job['id']}/output.mp4")
+        assert "finished (completed) after 2 polls" in finished.content[-1].text
+        created, *polls = aigateway.requests[started:]
         assert created.raw_path == "/v1/videos/generations"
         assert created.json() == {"prompt": "a red fox in snow", "duration": 5}
+        assert [poll.raw_path for poll in polls] == [f"/v1/jobs/{job['id']}"] * 2
         key = created.headers["idempotency-key"]
         assert uuid.UUID(key).version == 4
         assert aigateway.job_keys == {key: job["id"]}
+        assert data(await served.call("aigateway_get_job", {"id": job["id"]}))["status"] == "completed"
 
-        states = []
-        for _ in range(3):
-            snapshot = data(await served.call("aigateway_get_job", {"id": job["id"]}))
-            states.append(snapshot["status"])
-        assert states == ["queued", "running", "completed"]
-        assert snapshot["result"]["urls"][0].endswith(f"/{job['id']}/output.mp4")
-        assert aigateway.last.raw_path == f"/v1/jobs/{job['id']}"
-
-        music = data(await served.call("aigateway_generate_music", {"prompt": "lo-fi beat", "is_instrumental": True}))
-        assert music["id"] != job["id"]
-        music_key = aigateway.last.headers["idempotency-key"]
+        music = await served.call("aigateway_generate_music", {"prompt": "lo-fi beat", "is_instrumental": True})
+        assert json.loads(music.content[0].text)["id"] != job["id"]
+        music_key = next(record for record in reversed(aigateway.requests)
+                         if record.method == "POST").headers["idempotency-key"]
         assert music_key != key and uuid.UUID(music_key).version == 4
-
-        model_3d = data(await served.call("aigateway_generate_3d", {"prompt": "a teapot"}))
-        assert aigateway.last.json() == {"prompt": "a teapot"} and model_3d["status"] == "queued"
-        assert uuid.UUID(aigateway.last.headers["idempotency-key"]).version == 4
 
         vectors = data(await served.call("aigateway_create_embeddings",
                                          {"model": "openai/text-embedding-3-small", "input": ["a", "b"]}))

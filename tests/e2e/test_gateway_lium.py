@@ -51,10 +51,12 @@ async def test_rent_watch_and_delete_a_pod(lium, tmp_path):
         rented = await served.call("lium_rent_pod", {
             "executor_id": executors[0]["id"], "pod_name": "trainer", "template_id": pytorch["id"],
             "user_public_key": ["ssh-ed25519 AAAAC3Nza me@laptop"]})
-        pod = data(rented)
+        pod = data(rented)  # renting is a job: the call waited until the pod was RUNNING
         assert rented.structured_content == pod
-        assert pod["status"] == "PENDING" and pod["pod_name"] == "trainer"
-        sent = lium.last
+        assert pod["status"] == "RUNNING" and pod["pod_name"] == "trainer"
+        assert "finished (RUNNING) after 1 poll." in text(rented)
+        sent, poll = lium.requests[-2:]
+        assert (poll.method, poll.raw_path) == ("GET", f"/pods/{pod['id']}")
         assert sent.method == "POST" and sent.raw_path == f"/executors/{executors[0]['id']}/rent"
         assert sent.headers["x-api-key"] == KEY
         assert sent.json() == {"pod_name": "trainer", "template_id": pytorch["id"],
@@ -100,7 +102,7 @@ async def test_a_retried_rent_with_the_same_key_rents_once(lium, tmp_path):
 
         invalid = await served.call("lium_rent_pod", {"executor_id": executor["id"]})
         assert invalid.is_error and "pod_name" in text(invalid)
-        assert len(lium.requests) == 3  # the invalid call never left the gateway
+        assert len(lium.requests) == 4  # two rents, one poll: the invalid call never left the gateway
 
 
 @pytest.mark.parametrize("key", [None, "sk_lium_wrong_0000"], ids=["missing", "wrong"])

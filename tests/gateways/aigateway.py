@@ -85,14 +85,13 @@ class AIgateway(OpenAICompatible):
         job = self.jobs.get(params["id"])
         if job is None:
             return self.error(404, f"No job {params['id']}", "not_found_error")
-        shown = dict(job)
         if job["status"] == "queued":
             job.update(status="running", progress=50)
         elif job["status"] == "running":
             extension = "mp4" if job["type"] == "video" else "mp3"
             job.update(status="completed", progress=100, result={
                 "urls": [f"https://media.aigateway.sh/v1/files/jobs/{job['id']}/output.{extension}"]})
-        return json_reply(shown)
+        return json_reply(job)
 
     def cancel_job(self, request: Recorded, params: dict[str, str]) -> Reply:
         job = self.jobs.get(params["id"])

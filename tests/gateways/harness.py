@@ -92,9 +92,11 @@ def text(result: CallToolResult) -> str:
 
 
 def data(result: CallToolResult) -> Any:
-    """The JSON a successful result carries (its text content, parsed)."""
+    """The JSON a successful result carries (its first text block, parsed; notes may follow it)."""
     assert not result.is_error, text(result)
-    return json.loads(text(result))
+    first = result.content[0]
+    assert isinstance(first, TextContent), result
+    return json.loads(first.text)
 
 
 def assert_secret_absent(secret: str, result: CallToolResult, served: Served) -> None:

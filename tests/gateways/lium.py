@@ -2,7 +2,7 @@
 
 Auth is the `X-API-Key` header (any case); errors are FastAPI's {"detail": "..."} and, on 422,
 {"detail": [{"loc", "msg", "type"}]}. Renting is idempotent per `Idempotency-Key`: a repeat returns the
-pod the first request made. A new pod is PENDING until it is first read back, then RUNNING.
+pod the first request made. A new pod is PENDING when rented and RUNNING once read back.
 """
 
 from __future__ import annotations
@@ -127,9 +127,8 @@ class Lium(StandIn):
         return json_reply(self.pods[pod_id])
 
     def read(self, pod: dict[str, Any]) -> dict[str, Any]:
-        shown = dict(pod)
-        pod["status"] = "RUNNING"  # deployed by the time anyone looks again
-        return shown
+        pod["status"] = "RUNNING"  # deployed by the time anyone looks
+        return pod
 
     def get_pod(self, request: Recorded, params: dict[str, str]) -> Reply:
         pod = self.pods.get(params["pod_id"])

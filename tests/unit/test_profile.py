@@ -276,6 +276,10 @@ def test_out_of_range_limits_are_refused(tmp_path: Path, setting: str) -> None:
     ("spec: x.yaml\nauth: {type: bearer, env: 1BAD}\n", "'1BAD' is not an environment variable name (letters"),
     ("spec: x.yaml\n  bad: indent\n", "at line 2, column 6); fix the YAML there"),
     ("[]\n", "e.g. `spec: openapi.json`"),
+    ("spec: x.yaml\noverrides: {'POST /a': {request_body: {type: object}, request_body_media_type: multipart}}\n",
+     "'multipart' is not a media type: write type/subtype, e.g. multipart/form-data"),
+    ("spec: x.yaml\noverrides: {'POST /a': {request_body_media_type: multipart/form-data}}\n",
+     "request_body_media_type says how request_body is sent: give request_body"),
 ])
 def test_profile_errors_say_what_to_do(tmp_path: Path, content: str, words: str) -> None:
     with pytest.raises(ProfileError) as raised:
