@@ -50,23 +50,25 @@ class Served:
 
 @asynccontextmanager
 async def serve_stdio(args: list[str], mode: str = "legacy", env: dict[str, str] | None = None,
-                      log_level: str = "INFO") -> AsyncIterator[Served]:
-    """`python -m mcp_gateway serve ARGS` over stdio behind the official client, its stderr captured."""
+                      log_level: str = "INFO", **client_options: Any) -> AsyncIterator[Served]:
+    """`python -m mcp_gateway serve ARGS` over stdio behind the official client (given `client_options`, such as an
+    `elicitation_callback`), its stderr captured."""
     async with serve_command(GATEWAY[0], [*GATEWAY[1:], "--log-level", log_level, "serve", *args],
-                             env or server_env(), mode, cwd=str(ROOT)) as served:
+                             env or server_env(), mode, cwd=str(ROOT), **client_options) as served:
         yield served
 
 
 @asynccontextmanager
 async def serve_command(command: str, args: list[str], env: dict[str, str], mode: str = "legacy",
-                        cwd: str | None = None) -> AsyncIterator[Served]:
+                        cwd: str | None = None, **client_options: Any) -> AsyncIterator[Served]:
     """`command ARGS` started as an MCP client starts a stdio server (the SDK passes `env` over HOME, PATH and a few
     more), behind the official client, its stderr captured."""
     errlog = tempfile.TemporaryFile("w+", encoding="utf-8")
     params = StdioServerParameters(command=command, args=args, env=env, cwd=cwd)
     served: Served | None = None
     try:
-        async with Client(stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=30) as client:
+        async with Client(stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=30,
+                          **client_options) as client:
             served = Served(client, errlog)
             yield served
     finally:
@@ -90,9 +92,10 @@ class RawStdio:
         for line in self.process.stdout:
             self._lines.put(line)
 
-    def send(self, line: str) -> None:
+    def send(self, line: str | bytes) -> None:
+        """One line on stdin: text as UTF-8, bytes as they are (which need not be UTF-8)."""
         assert self.process.stdin is not None
-        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.write((line if isinstance(line, bytes) else line.encode()) + b"\n")
         self.process.stdin.flush()
 
     def line(self, timeout: float = 15) -> bytes:
