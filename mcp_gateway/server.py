@@ -9,7 +9,7 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -134,8 +134,7 @@ def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None, obs
                  tasks: TaskStore | None = None) -> Server[Any]:
     """A low-level MCP server whose tools are the gateway's; clients are recorded in `notifier` when given, each
     tool call is logged (and counted) by `observer`, by default a log line alone, and jobs are handed over as MCP
-    tasks kept in `tasks` while it is serving."""
-    tasks = tasks or TaskStore()
+    tasks kept in `tasks` while it is serving (None: jobs are only waited for)."""
 
     def seen(ctx: Context) -> None:
         if notifier is not None:
@@ -167,7 +166,7 @@ def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None, obs
 
     async def call_tool(ctx: Context, params: types.CallToolRequestParams
                         ) -> types.CallToolResult | types.InputRequiredResult | dict[str, Any]:
-        return modern_answer(await run_call(ctx, params, modern_task_request(ctx, tasks)))
+        return modern_answer(await run_call(ctx, params, modern_task_request(ctx, tasks) if tasks else None))
 
     server = GatewayServer(
         SERVER_NAME,
@@ -180,7 +179,7 @@ def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None, obs
     server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool)  # its answer may be a task
     server.middleware = []  # the SDK's default OpenTelemetry span per message: spans nobody here collects
     server.middleware.append(observer or CallObserver(gateway))  # a log line (and metrics) per tool call
-    if gateway.has_jobs:
+    if gateway.has_jobs and tasks is not None:
         server.makes_tasks = True
         server.extensions[EXTENSION] = {}
         server.middleware.append(LegacyTaskCalls(tasks, run_call))
@@ -267,7 +266,8 @@ def http_app(gateway: Gateway, options: HttpOptions, notifier: ToolListNotifier 
     OAuth issuer and a body over the limit is answered in JSON-RPC.
     """
     metrics = Metrics() if options.metrics else None
-    store = TaskStore()
+    # tasks live in one process: with several workers a task's next request may reach another one
+    store = TaskStore() if options.workers <= 1 else None
     server = build_server(gateway, notifier, CallObserver(gateway, metrics), store)
     manager = StreamableHTTPSessionManager(
         app=server, stateless=not options.stateful, max_request_body_size=options.max_request_bytes,
@@ -295,7 +295,7 @@ def http_app(gateway: Gateway, options: HttpOptions, notifier: ToolListNotifier 
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with manager.run(), store.serving():
+        async with manager.run(), store.serving() if store is not None else nullcontext():
             yield
 
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

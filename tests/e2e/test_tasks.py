@@ -181,3 +181,12 @@ def test_cancelling_a_2025_task_cancels_the_job_and_an_unknown_task_is_an_error(
     finally:
         stdio.close()
     assert jobs.cancelled == ["job-1"] and jobs.started() == 1
+
+
+async def test_with_several_workers_jobs_are_waited_for_not_made_tasks(jobs: JobsUpstream) -> None:
+    tasks = Tasks()  # a task's next request could reach another worker, which would not know it
+    async with serve_http([PROFILE, "--base-url", jobs.url, "--workers", "2"]) as url, \
+            Client(url, mode="2026-07-28", extensions=[tasks]) as client:
+        result = await client.call_tool("startJob", {"prompt": "ok"})
+    assert not result.is_error and "finished (completed) after 3 polls" in result.content[-1].text
+    assert tasks.created == [] and jobs.started() == 1
