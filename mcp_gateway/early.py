@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import anyio
 import mcp_types as types
 import pydantic_core
 from mcp_types.version import LATEST_HANDSHAKE_VERSION
@@ -36,7 +37,7 @@ _ENVELOPE = {"jsonrpc", "id", "method", "params"}
 _INITIALIZE_PARAMS = {"protocolVersion", "capabilities", "clientInfo"}
 
 
-def _frame(request_id: RequestId, result: dict[str, Any]) -> bytes:
+def frame(request_id: RequestId, result: dict[str, Any]) -> bytes:
     """A JSON-RPC response line as the SDK's stdio transport writes it."""
     return pydantic_core.to_json({"jsonrpc": "2.0", "id": request_id, "result": result}) + b"\n"
 
@@ -130,7 +131,7 @@ class Handshake:
             "protocolVersion": LATEST_HANDSHAKE_VERSION,
             "serverInfo": {"name": SERVER_NAME, "version": __version__},
         }
-        answer = _frame(request_id, result)
+        answer = frame(request_id, result)
         self._answered(line, request_id, answer)
         return answer
 
@@ -152,7 +153,7 @@ class Handshake:
             self.listed = True
         result["tools"] = [_wire_tool(tool.model_dump(by_alias=True, mode="json", exclude_none=True))
                            for tool in tools]
-        return _frame(request_id, result)
+        return frame(request_id, result)
 
 
 class HeldBack:
@@ -208,7 +209,11 @@ async def serve_stdio(gateway: Gateway) -> None:
         else:  # the client left before anything the SDK is needed for
             await gateway.aclose()
             return
+        from mcp_gateway.fast_calls import FastCalls
         from mcp_gateway.server import serve_stdio as serve_with_sdk
 
         lines = _chained([*handshake.replay, *unanswered], stdin)
-        await serve_with_sdk(gateway, Pipes(lines, HeldBack(stdout, handshake.held)))
+        async with anyio.create_task_group() as calls:
+            if handshake.replay:  # a 2025-11-25 session: its plain tool calls need nothing of the SDK
+                lines = FastCalls(gateway, stdout, calls).filter(lines)
+            await serve_with_sdk(gateway, Pipes(lines, HeldBack(stdout, handshake.held)))

@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -130,12 +130,16 @@ class CallObserver:
     def record(self, ctx: ServerRequestContext[Any, Any], status: str, duration_ms: float,
                result: HandlerResult) -> None:
         """Log and count one call (never raises: observing must not break the call)."""
+        self.record_call(ctx.params or {}, ctx.request, status, duration_ms, result)
+
+    def record_call(self, params: Mapping[str, Any], request: HTTPConnection | None, status: str, duration_ms: float,
+                    result: HandlerResult) -> None:
+        """Log and count one call from its params and HTTP request (None on stdio), never raising."""
         try:
-            params = ctx.params or {}
             name = params.get("name")
             tool = name if isinstance(name, str) and status != "unknown_tool" else UNKNOWN
             record = CallRecord(tool, *self._target(tool, params.get("arguments")), status, round(duration_ms, 2),
-                                _size(result), caller_of(ctx.request) or UNKNOWN, os.getpid())
+                                _size(result), caller_of(request) or UNKNOWN, os.getpid())
             if calls_log.isEnabledFor(logging.INFO):
                 calls_log.info(text_line(record), extra={"call": record})
             if self.metrics is not None:
