@@ -190,6 +190,7 @@ def compiled(profile: Profile, from_file: bool, options: TargetOptions, taken: I
     registry = NameRegistry(profile.tool_name_limit)
     registry.reserve(names)
     compilation = compile_document(found, profile, registry)
+    del found  # the parsed document is let go before the cache entry is written, which then reuses its memory
     if key is not None:
         cache.store(key, Entry(compilation, schemes))
     return profile, compilation

@@ -3,9 +3,9 @@
 Loading the SDK takes about 0.3 s, most of a start from the compile cache, and a client's `initialize` and
 first tools/list need none of it. They are answered here from the catalog, in the very bytes the SDK writes
 (a test compares the two). Once the list is out, or at the first message of any other kind, the SDK is loaded
-and shown everything answered here, with its own answers to those held back (so that it knows the session
-as if it had served it from the start, and can tell the client when the tool list changes); from then on it
-answers everything. Only the latest handshake version is
+and shown the handshake, with its own answer to `initialize` held back (so that it knows the session as if it
+had served it from the start, and can tell the client when the tool list changes); from then on it answers
+everything but the plain tool calls (fast_calls.py). Only the latest handshake version is
 answered here (older versions list fewer tool fields; the 2026-07-28 era has no handshake): any other opening
 goes to the SDK from its first message.
 """
@@ -82,7 +82,9 @@ class Handshake:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.replay: list[str] = []  # every line answered here, for the SDK to see
+        # the handshake's lines, for the SDK to see (tools/list is not replayed: its answer holds no state, and the
+        # SDK's would cost a second serialisation of the whole list, in time and in peak memory)
+        self.replay: list[str] = []
         self.held: dict[RequestId, bytes] = {}  # the answers given here, which the SDK will give again
         self.listed = False  # the whole tool list has been sent
 
@@ -101,10 +103,7 @@ class Handshake:
             self.replay.append(line)
             return b""
         if method == "tools/list":
-            answer = self._tools(message)
-            if answer is not None:
-                self._answered(line, message["id"], answer)
-            return answer
+            return self._tools(message)
         return None
 
     def _answered(self, line: str, request_id: RequestId, answer: bytes) -> None:

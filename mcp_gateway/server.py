@@ -177,6 +177,11 @@ def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None, obs
         get_tool_input_schema=lambda name: gateway.catalog.input_schema(name),
     )
     server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool)  # its answer may be a task
+
+    async def initialized(ctx: Context, params: types.NotificationParams) -> None:
+        seen(ctx)  # a client whose tool list came from the early answers (early.py) is known from here
+
+    server.add_notification_handler("notifications/initialized", types.NotificationParams, initialized)
     server.middleware = []  # the SDK's default OpenTelemetry span per message: spans nobody here collects
     server.middleware.append(observer or CallObserver(gateway))  # a log line (and metrics) per tool call
     if gateway.has_jobs and tasks is not None:
