@@ -210,10 +210,12 @@ def build_api(profile: Profile, compilation: Compilation, client: httpx.AsyncCli
 
 
 def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 0,
-                  client: httpx.AsyncClient | None = None, strict: bool = True, discovery: Mode = "off") -> Gateway:
-    """Load, compile and wire every target; a target that fails stops start-up with its reason."""
+                  client: httpx.AsyncClient | None = None, strict: bool = True, discovery: Mode = "off",
+                  cache: CompileCache | None = None) -> Gateway:
+    """Load, compile and wire every target (compiled tools kept in `cache`, by default the user's); a target that
+    fails stops start-up with its reason."""
     shared = client or httpx.AsyncClient(transport=LazyTransport(httpx.Limits(max_connections=100)))
-    cache = CompileCache(cache_dir() / "compiled")
+    cache = cache or user_cache()
     apis: list[Api] = []
     with cyclic_gc_paused():
         for target in targets:
@@ -225,6 +227,11 @@ def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 0
                      compilation.operations, len(compilation.skipped))
             apis.append(api)
         return Gateway(apis, page_size, discovery)
+
+
+def user_cache(deferred: bool = False) -> CompileCache:
+    """The compile cache in the user's cache directory."""
+    return CompileCache(cache_dir() / "compiled", deferred)
 
 
 @contextmanager

@@ -7,8 +7,6 @@ import difflib
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-import mcp_types as types
-
 from mcp_gateway.plan import CompiledTool
 
 Owner = TypeVar("Owner")
@@ -22,8 +20,8 @@ class Catalog(Generic[Owner]):
         """`listed`: what tools/list shows (in discovery mode), when not every tool."""
         self.page_size = page_size
         self.entries: dict[str, tuple[CompiledTool, Owner]] = {tool.name: (tool, owner) for tool, owner in entries}
-        shown = listed if listed is not None else (tool.to_mcp() for tool, _ in self.entries.values())
-        self._listed = [types.Tool.model_validate(tool) for tool in shown]
+        # plain dicts, as tools/list sends them (the SDK checks each page it sends against its wire models)
+        self._listed = list(listed) if listed is not None else [tool.to_mcp() for tool, _ in self.entries.values()]
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -43,7 +41,7 @@ class Catalog(Generic[Owner]):
         entry = self.entries.get(name)
         return entry[0].input_schema if entry else None
 
-    def page(self, cursor: str | None) -> tuple[list[types.Tool], str | None]:
+    def page(self, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """One page of tools/list; the cursor is the offset of the next page."""
         if cursor and not cursor.isdigit():
             raise ValueError(f"invalid cursor {cursor!r}")

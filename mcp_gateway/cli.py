@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from mcp_gateway import __version__
-from mcp_gateway.build import TargetOptions, build_gateway, profile_for, read_spec
+from mcp_gateway.build import TargetOptions, build_gateway, profile_for, read_spec, user_cache
 from mcp_gateway.compile import compile_document
 from mcp_gateway.confirm import terminal_confirmer
 from mcp_gateway.errors import GatewayError
@@ -202,8 +202,11 @@ def _options(args: argparse.Namespace) -> TargetOptions:
 
 
 def _tool_json(gateway: Gateway) -> list[dict[str, Any]]:
+    import mcp_types as types  # the tools as the SDK's model writes them
+
     tools, _ = gateway.catalog.page(None)
-    return [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in tools]
+    return [types.Tool.model_validate(tool).model_dump(by_alias=True, exclude_none=True, mode="json")
+            for tool in tools]
 
 
 def run_tools(args: argparse.Namespace) -> int:
@@ -214,7 +217,7 @@ def run_tools(args: argparse.Namespace) -> int:
     listed, _ = gateway.catalog.page(None)
     for line in tool_lines(tool_rows(gateway), terminal_width(sys.stdout)):  # a table on a terminal
         print(line)
-    hidden = len(gateway.catalog) - sum(1 for tool in listed if gateway.catalog.get(tool.name))
+    hidden = len(gateway.catalog) - sum(1 for tool in listed if gateway.catalog.get(tool["name"]))
     print(f"{len(listed)} tools listed" + (f"; {hidden} more operations through search_operations" if hidden else ""),
           file=sys.stderr)
     return 0
@@ -299,8 +302,10 @@ def run_serve(args: argparse.Namespace) -> int:
         raise GatewayError(f"{_team_flags_given(args)} serves HTTP only: add --transport http")
     from mcp_gateway.early import serve_stdio  # the SDK is loaded once the handshake is answered
 
-    gateway = build_gateway(args.targets, _options(args), page_size=args.page_size, discovery=args.discovery)
-    anyio.run(serve_stdio, gateway)
+    cache = user_cache(deferred=True)  # written once the tool list is out
+    gateway = build_gateway(args.targets, _options(args), page_size=args.page_size, discovery=args.discovery,
+                            cache=cache)
+    anyio.run(serve_stdio, gateway, cache.flush)
     return 0
 
 

@@ -93,10 +93,19 @@ def _restored(value: tuple[Any, ...]) -> Any:
 
 
 class CompileCache:
-    """Entries in one directory (`<cache dir>/compiled`), at most KEEP of them."""
+    """Entries in one directory (`<cache dir>/compiled`), at most KEEP of them. A `deferred` cache keeps what it is
+    given to store until `flush()`: a stdio server writes it once its tool list is out, not before."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, deferred: bool = False) -> None:
         self.directory = directory
+        self.deferred = deferred
+        self.pending: list[tuple[bytes, Entry]] = []
+
+    def flush(self) -> None:
+        """Write the entries kept until now."""
+        pending, self.pending = self.pending, []
+        for key, entry in pending:
+            self._write(key, entry)
 
     def _path(self, key: bytes) -> Path:
         return self.directory / f"{key.hex()}{SUFFIX}"
@@ -128,7 +137,14 @@ class CompileCache:
         return entry
 
     def store(self, key: bytes, entry: Entry) -> None:
-        """Keep an entry (atomically), then prune the least recently used beyond KEEP; failures are only logged."""
+        """Keep an entry, now or (when deferred) at the next flush."""
+        if self.deferred:
+            self.pending.append((key, entry))
+        else:
+            self._write(key, entry)
+
+    def _write(self, key: bytes, entry: Entry) -> None:
+        """Write an entry (atomically), then prune the least recently used beyond KEEP; failures are only logged."""
         try:
             payload = marshal.dumps((entry.security_schemes, _plain(entry.compilation)))
         except ValueError as exc:  # a value marshal cannot write, or nesting too deep for it

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import anyio
 import mcp_types as types
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_gateway.plan import CompiledTool
 from mcp_gateway.profile import Profile
@@ -138,6 +137,7 @@ def confirmer_for(ctx: ServerRequestContext[Any, Any], params: types.CallToolReq
     """The confirmer of one tools/call: an `elicitation/create` request on the call's channel (2025-11-25), or the
     answer the client brought back, else the question returned in an InputRequiredResult (2026-07-28)."""
     from mcp.shared.exceptions import MCPError
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
     session = ctx.session
 

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import anyio
-import mcp_types as types
 import pydantic_core
-from mcp_types.version import LATEST_HANDSHAKE_VERSION
 from pydantic import ValidationError
 
 from mcp_gateway import __version__
@@ -35,6 +33,13 @@ TOOLS_LIST_CHANGED = True  # the server says when its tool list changes (a refre
 RequestId = int | str
 _ENVELOPE = {"jsonrpc", "id", "method", "params"}
 _INITIALIZE_PARAMS = {"protocolVersion", "capabilities", "clientInfo"}
+HANDSHAKE_VERSION = "2025-11-25"  # the SDK's latest handshake version (mcp_types, which a test compares)
+# client capabilities in the shapes most clients send, which the SDK's model accepts (a test checks): with these
+# the handshake is answered without loading mcp_types (some 80 ms); anything else is checked with the model
+_PLAIN_CAPABILITIES: dict[str, dict[str, type]] = {"roots": {"listChanged": bool},
+                                                   "sampling": {"context": dict, "tools": dict},
+                                                   "elicitation": {"form": dict, "url": dict}}
+_PLAIN_CLIENT_INFO = {"name", "version", "title"}
 
 
 def frame(request_id: RequestId, result: dict[str, Any]) -> bytes:
@@ -68,6 +73,25 @@ def _wire_tool(tool: dict[str, Any]) -> dict[str, Any]:
         if isinstance(shaped.get(name), dict):
             shaped[name] = _ordered(shaped[name], declared, keep_others)
     return _ordered(shaped, _TOOL_FIELDS, keep_others=False)
+
+
+def plain_initialize(params: dict[str, Any]) -> bool:
+    """Whether `initialize` params are in the plain shapes of `_PLAIN_CAPABILITIES` and `_PLAIN_CLIENT_INFO`: string
+    client info, and capabilities whose fields are booleans or empty objects where the SDK's model has them."""
+    info, capabilities = params.get("clientInfo"), params.get("capabilities")
+    if not isinstance(info, dict) or not set(info) <= _PLAIN_CLIENT_INFO or "name" not in info \
+            or "version" not in info or not all(isinstance(value, str) for value in info.values()):
+        return False
+    if not isinstance(capabilities, dict) or not set(capabilities) <= set(_PLAIN_CAPABILITIES):
+        return False
+    for name, fields in capabilities.items():
+        shapes = _PLAIN_CAPABILITIES[name]
+        if not isinstance(fields, dict) or not set(fields) <= set(shapes):
+            return False
+        for field, value in fields.items():
+            if type(value) is not shapes[field] or (shapes[field] is dict and value):
+                return False
+    return True
 
 
 def _request_id(message: dict[str, Any]) -> RequestId | None:
@@ -114,12 +138,15 @@ class Handshake:
         params, request_id = message.get("params"), _request_id(message)
         if request_id is None or not isinstance(params, dict) or set(params) != _INITIALIZE_PARAMS:
             return None
-        if params["protocolVersion"] != LATEST_HANDSHAKE_VERSION:
+        if params["protocolVersion"] != HANDSHAKE_VERSION:
             return None
-        try:
-            types.InitializeRequestParams.model_validate(params, by_name=False)
-        except ValidationError:
-            return None  # the SDK words the error
+        if not plain_initialize(params):
+            import mcp_types as types
+
+            try:
+                types.InitializeRequestParams.model_validate(params, by_name=False)
+            except ValidationError:
+                return None  # the SDK words the error
         capabilities: dict[str, Any] = {}  # as GatewayServer says them, in the SDK's order (by name)
         if self.gateway.has_jobs:
             capabilities["tasks"] = {"cancel": {}, "list": {}, "requests": {"tools": {"call": {}}}}
@@ -127,7 +154,7 @@ class Handshake:
         result = {
             "capabilities": capabilities,
             "instructions": self.gateway.instructions,
-            "protocolVersion": LATEST_HANDSHAKE_VERSION,
+            "protocolVersion": HANDSHAKE_VERSION,
             "serverInfo": {"name": SERVER_NAME, "version": __version__},
         }
         answer = frame(request_id, result)
@@ -150,8 +177,7 @@ class Handshake:
             result["nextCursor"] = next_cursor
         else:
             self.listed = True
-        result["tools"] = [_wire_tool(tool.model_dump(by_alias=True, mode="json", exclude_none=True))
-                           for tool in tools]
+        result["tools"] = [_wire_tool(tool) for tool in tools]
         return frame(request_id, result)
 
 
@@ -185,12 +211,14 @@ async def _chained(first: Iterable[str], rest: AsyncIterator[str]) -> AsyncItera
         yield line
 
 
-async def serve_stdio(gateway: Gateway) -> None:
-    """Serve on stdin/stdout: the handshake and the tool list from here, then everything through the SDK."""
+async def serve_stdio(gateway: Gateway, after_list: Callable[[], None] = lambda: None) -> None:
+    """Serve on stdin/stdout: the handshake and the tool list from here, then everything through the SDK;
+    `after_list` runs once they are answered (or the client left), before the SDK loads."""
     async with stdio_pipes() as pipes:
         if pipes is None:  # stdin or stdout is a regular file: the SDK's threads serve it all
             from mcp_gateway.server import serve_stdio as serve_with_sdk
 
+            after_list()
             await serve_with_sdk(gateway, None)
             return
         stdin, stdout = pipes
@@ -206,8 +234,10 @@ async def serve_stdio(gateway: Gateway) -> None:
             if handshake.listed:
                 break
         else:  # the client left before anything the SDK is needed for
+            after_list()
             await gateway.aclose()
             return
+        after_list()
         from mcp_gateway.fast_calls import FastCalls
         from mcp_gateway.server import serve_stdio as serve_with_sdk
 

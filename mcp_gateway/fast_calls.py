@@ -19,11 +19,10 @@ import mcp_types as types
 import pydantic_core
 from anyio.abc import TaskGroup
 from mcp_types.methods import serialize_server_result
-from mcp_types.version import LATEST_HANDSHAKE_VERSION
 
 from mcp_gateway.confirm import confirm_wanted
 from mcp_gateway.discovery import CALL, META
-from mcp_gateway.early import frame
+from mcp_gateway.early import HANDSHAKE_VERSION, frame
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.observe import CallObserver
 from mcp_gateway.pipes import PipeStdout
@@ -114,7 +113,7 @@ class FastCalls:
             with scope:
                 result = await self.gateway.call(name, arguments)
                 assert isinstance(result, types.CallToolResult)  # no task: none was asked for
-                wire = serialize_server_result("tools/call", LATEST_HANDSHAKE_VERSION,
+                wire = serialize_server_result("tools/call", HANDSHAKE_VERSION,
                                                result.model_dump(by_alias=True, mode="json", exclude_none=True))
                 status = "error" if result.is_error else "ok"
                 await self.stdout.send(frame(request_id, wire))

@@ -146,7 +146,7 @@ def build_server(gateway: Gateway, notifier: ToolListNotifier | None = None, obs
             tools, next_cursor = gateway.catalog.page(params.cursor if params else None)
         except ValueError as exc:
             raise MCPError(types.INVALID_PARAMS, f"{exc}; start again without a cursor") from None
-        return types.ListToolsResult(tools=tools, next_cursor=next_cursor)
+        return types.ListToolsResult(tools=[types.Tool.model_validate(tool) for tool in tools], next_cursor=next_cursor)
 
     async def run_call(ctx: Context, params: types.CallToolRequestParams, task: TaskRequest | None
                        ) -> types.CallToolResult | types.InputRequiredResult | Task:

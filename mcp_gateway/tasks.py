@@ -29,7 +29,7 @@ log = logging.getLogger("mcp_gateway")
 
 Status = Literal["working", "completed", "failed", "cancelled"]
 Report = Callable[[str], None]
-Follow = Callable[[Report], Awaitable[types.CallToolResult]]
+Follow = Callable[[Report], Awaitable["types.CallToolResult"]]
 Stop = Callable[[], Awaitable[None]]
 
 EXTENSION = "io.modelcontextprotocol/tasks"

@@ -59,10 +59,10 @@ def tool_rows(gateway: Gateway) -> list[ToolRow]:
     listed, _ = gateway.catalog.page(None)
     rows = []
     for tool in listed:
-        entry = gateway.catalog.get(tool.name)
+        entry = gateway.catalog.get(tool["name"])
         plan = entry[0].plan if entry else None
-        rows.append(ToolRow(tool.name, plan.method if plan else "", plan.path if plan else "",
-                            (tool.description or "").split("\n", 1)[0], tool.title or ""))
+        rows.append(ToolRow(tool["name"], plan.method if plan else "", plan.path if plan else "",
+                            (tool.get("description") or "").split("\n", 1)[0], tool.get("title") or ""))
     return rows
 
 

@@ -23,7 +23,7 @@ def listed(options: TargetOptions) -> list[types.Tool]:
     gateway = build_gateway([str(GITHUB)], options, strict=False, discovery="off")
     try:
         tools, _ = gateway.catalog.page(None)
-        return tools
+        return [types.Tool.model_validate(tool) for tool in tools]
     finally:
         anyio.run(gateway.aclose)
 
