@@ -6,7 +6,7 @@ for its own timeout. JSON-RPC 2.0 wants an answer: -32700 for text that cannot b
 is not a message. The request's id goes back when it can be read (Python's parser reads lone surrogates and
 deeper nesting), so the client's pending call ends at once; otherwise the id is null. A lone surrogate is
 valid JSON text, but no UTF-8 text can hold it, so such a request is refused naming where it is rather than
-altered.
+altered. A request whose id is neither a string nor an integer is no notification either: it gets -32600 too.
 """
 
 from __future__ import annotations
@@ -61,11 +61,24 @@ def _unsendable_at(message: Any) -> str | None:
     return f"{where or 'the message'}: {problem}"
 
 
+def _id_error(line: str) -> types.JSONRPCError | None:
+    """The answer to a line the SDK reads as a notification although it has an id: one that is neither a string nor
+    an integer (null, a fraction, a boolean, an object). The SDK drops the id and, with it, the answer the client is
+    waiting for; JSON-RPC wants an Invalid Request error, with a null id since this one cannot be written back."""
+    message = json.loads(line)  # the SDK has read it: valid JSON, an object, nested no deeper than it allows
+    if "id" not in message:
+        return None
+    shown = json.dumps(message["id"])
+    shown = shown if len(shown) <= 40 else f"{shown[:40]}..."
+    text = f"Invalid Request: id: {shown} is no request id; an id is a string or an integer"
+    return types.JSONRPCError(jsonrpc="2.0", id=None, error=types.ErrorData(code=types.INVALID_REQUEST, message=text))
+
+
 def line_error(line: str) -> types.JSONRPCError | None:
     """None for a line the SDK reads as a JSON-RPC message; else the error response that answers it."""
     try:
-        types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-        return None
+        read = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+        return _id_error(line) if isinstance(read, types.JSONRPCNotification) else None
     except ValidationError as exc:
         by_shape: dict[tuple[Any, ...], list[ErrorDetails]] = {}  # one list per union member the SDK tried
         for error in exc.errors(include_url=False):
