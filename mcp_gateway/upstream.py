@@ -4,8 +4,9 @@ bounded decoding and size-capped reads, masked answers."""
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import anyio
@@ -33,21 +34,35 @@ STREAM_BYTES_PER_RESULT_BYTE = 64  # an OpenAI chunk is ~200 bytes for one token
 
 
 class LazyTransport(httpx.AsyncBaseTransport):
-    """httpx's own transport, made for the first request: making it loads the CA certificates, some 40 ms that a
-    server starting up to answer tools/list need not spend."""
+    """httpx's own transport, POOLS of them, made for the first request and taking requests in turn.
+
+    Made late: loading the CA certificates (once, shared by all) takes some 40 ms that a server starting up to answer
+    tools/list need not spend. Several: httpcore 1.0's connection pool does work that grows with the square of its
+    connections on every request it takes in and every answer it finishes (each idle connection counts all the
+    others, and probes its socket), so one pool serving 32 calls at once cost twice the CPU per call that it cost
+    serving 10, and 100 calls in flight went slower than one at a time. Spread over POOLS pools, each holds an
+    eighth of the connections. `limits` apply to each pool; what bounds the calls in flight to an upstream is its
+    ConcurrencyLimit.
+    """
+
+    POOLS = 8
 
     def __init__(self, limits: httpx.Limits) -> None:
         self._limits = limits
-        self._transport: httpx.AsyncHTTPTransport | None = None
+        self._pools: list[httpx.AsyncHTTPTransport] = []
+        self._turns: Iterator[httpx.AsyncHTTPTransport] = iter(())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport(limits=self._limits)
-        return await self._transport.handle_async_request(request)
+        if not self._pools:
+            certificates = httpx.create_ssl_context()
+            self._pools = [httpx.AsyncHTTPTransport(verify=certificates, limits=self._limits)
+                           for _ in range(self.POOLS)]
+            self._turns = itertools.cycle(self._pools)
+        return await next(self._turns).handle_async_request(request)
 
     async def aclose(self) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
 
 @dataclass
