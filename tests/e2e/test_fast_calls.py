@@ -66,7 +66,9 @@ def test_a_cancelled_plain_call_is_stopped_and_not_answered(upstream: RecordingU
         stdio.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
         stdio.send(json.dumps({"jsonrpc": "2.0", "id": "slow", "method": "tools/call",
                                "params": {"name": "getSlow", "arguments": {}}}))  # the upstream takes 3 s
-        time.sleep(0.5)
+        deadline = time.monotonic() + 15
+        while not upstream.requests and time.monotonic() < deadline:  # the call is under way upstream
+            time.sleep(0.05)
         stdio.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/cancelled",
                                "params": {"requestId": "slow", "reason": "the user gave up"}}))
         answer = stdio.ask({"jsonrpc": "2.0", "id": "next", "method": "tools/call",
