@@ -308,7 +308,9 @@ def http_app(gateway: Gateway, options: HttpOptions, notifier: ToolListNotifier 
 
 class McpFront:
     """What the gateway puts in front of the SDK's /mcp handler: a JSON-RPC body for the 413 of a request body over
-    the limit, and, when stateless, 405 for a GET (a stream no later message could ever be written to).
+    the limit; -32600 for a request whose id is no string or integer (which the SDK takes for a notification and
+    accepts with 202, leaving the client waiting for an answer); and, when stateless, 405 for a GET (a stream no
+    later message could ever be written to).
 
     The SDK's session manager enforces the limit itself (behind the auth check, so no unauthenticated body is
     held); this only turns its plain-text answer into an error an MCP client can read and act on.
@@ -329,16 +331,42 @@ class McpFront:
             await _send_json(send, HTTPStatus.METHOD_NOT_ALLOWED, self.no_stream, [(b"allow", b"POST")])
             return
         replaced = False
+        body: list[bytes] = []
+
+        async def read() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.append(message.get("body", b""))
+            return message
 
         async def relay(message: Message) -> None:
             nonlocal replaced
             if message["type"] == "http.response.start" and message["status"] == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
                 replaced = True
                 await _send_json(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, self.too_large)
+            elif message["type"] == "http.response.start" and message["status"] == HTTPStatus.ACCEPTED \
+                    and (error := _bad_id_error(b"".join(body))) is not None:
+                replaced = True
+                await _send_json(send, HTTPStatus.BAD_REQUEST, error)
             elif not replaced:  # the SDK's own body of a replaced answer is dropped
                 await send(message)
 
-        await self.app(scope, receive, relay)
+        await self.app(scope, receive if scope["type"] != "http" else read, relay)
+
+
+def _bad_id_error(body: bytes) -> bytes | None:
+    """The -32600 answer to an accepted body that is a request with an id that is no string or integer (the SDK read
+    it as a notification); None for a real notification or response."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or "id" not in message or "method" not in message:
+        return None
+    shown = json.dumps(message["id"])
+    shown = shown if len(shown) <= 40 else f"{shown[:40]}..."
+    return _jsonrpc_error(types.INVALID_REQUEST, f"Invalid Request: id: {shown} is no request id; an id is a string "
+                                                 "or an integer")
 
 
 def _jsonrpc_error(code: int, message: str) -> bytes:

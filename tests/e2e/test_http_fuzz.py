@@ -75,7 +75,8 @@ def wrong_types(rng: random.Random) -> Probe:
     key, value = rng.choice([("id", {"nested": 1}), ("id", [1]), ("id", 1.5), ("id", True), ("method", 7),
                              ("params", "text"), ("params", [1, 2]), ("jsonrpc", "1.0"), ("jsonrpc", None)])
     body[key] = value
-    return Probe("wrong types", "POST", headers, encoded(body), {200, 202, 400, 404}, "error")
+    # a request with an id of the wrong type is answered too (-32600), not taken for a notification (202)
+    return Probe("wrong types", "POST", headers, encoded(body), {200, 400, 404}, "error")
 
 
 def wrong_argument_types(rng: random.Random) -> Probe:
@@ -191,3 +192,20 @@ async def test_every_hostile_request_is_answered_and_the_server_goes_on(upstream
     assert failures == []
     assert {("deeply nested", 400), ("over the body limit", 413), ("wrong HTTP method", 405)} <= seen, seen
     assert health.json() == {"status": "ok"}
+
+
+async def test_a_request_whose_id_is_no_string_or_integer_is_answered_not_accepted(upstream) -> None:
+    async with serve_http([ECHO, "--base-url", upstream.url]) as url, httpx.AsyncClient(timeout=30) as http:
+        answers = []
+        for request_id in (1.5, {"a": 1}, None, True):
+            body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+                    "params": {"name": "getItem", "arguments": {"id": "x"}}}
+            answers.append(await http.post(url, headers=ACCEPT, content=json.dumps(body)))
+        note = await http.post(url, headers=ACCEPT, content=json.dumps(
+            {"jsonrpc": "2.0", "method": "notifications/initialized"}))
+    for response in answers:
+        assert response.status_code == 400
+        assert response.json()["id"] is None and response.json()["error"]["code"] == INVALID_REQUEST
+        assert "is no request id" in response.json()["error"]["message"]
+    assert note.status_code == 202  # a real notification is still accepted
+    assert upstream.requests == []
