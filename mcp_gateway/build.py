@@ -229,6 +229,17 @@ def build_gateway(targets: list[str], options: TargetOptions, page_size: int = 0
         return Gateway(apis, page_size, discovery)
 
 
+SERVING_GC_THRESHOLD = 10_000  # allocations between collections of the youngest generation (Python's default: 700)
+
+
+def gc_for_serving() -> None:
+    """Collect young garbage less often while serving HTTP: a tool call allocates thousands of short-lived objects
+    and makes almost no cycles, and at 100 calls in flight the default threshold spent 0.57 ms of each call in the
+    collector (0.23 ms with this one; one call at a time on stdio showed no difference). What was built is frozen
+    out of its reach already."""
+    gc.set_threshold(SERVING_GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def user_cache(deferred: bool = False) -> CompileCache:
     """The compile cache in the user's cache directory."""
     return CompileCache(cache_dir() / "compiled", deferred)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from mcp_gateway import __version__
-from mcp_gateway.build import TargetOptions, build_gateway, profile_for, read_spec, user_cache
+from mcp_gateway.build import TargetOptions, build_gateway, gc_for_serving, profile_for, read_spec, user_cache
 from mcp_gateway.compile import compile_document
 from mcp_gateway.confirm import terminal_confirmer
 from mcp_gateway.errors import GatewayError
@@ -296,6 +296,7 @@ def run_serve(args: argparse.Namespace) -> int:
         options = _http_options(args, transport_security(args.host, args.allow_host, args.allow_origin,
                                                          args.allow_any_host))
         gateway = build_gateway(args.targets, _options(args), page_size=args.page_size, discovery=args.discovery)
+        gc_for_serving()
         serve_http(gateway, options)
         return 0
     if _team_flags_given(args):
