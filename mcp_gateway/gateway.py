@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import mcp_types as types
 
+from mcp_gateway.accepted import GENERIC, reader_tool, status_reading, status_request
 from mcp_gateway.arguments import ArgumentChecker
 from mcp_gateway.catalog import Catalog
 from mcp_gateway.compile import Compilation
@@ -23,7 +24,7 @@ from mcp_gateway.discovery import DESCRIBE, META, SEARCH, Discovery, Mode, disco
 from mcp_gateway.errors import UnknownTool, UpstreamError
 from mcp_gateway.exchange import Reply, RequestParts
 from mcp_gateway.job_calls import CANCEL_SECONDS, JobCalls, id_argument, started_job
-from mcp_gateway.jobs import JobPollError, JobState, Poll, follow
+from mcp_gateway.jobs import JobPollError, JobState, Poll, follow, record_reader
 from mcp_gateway.pagination import read_pages
 from mcp_gateway.plan import CompiledTool, JobPlan, PagePlan
 from mcp_gateway.profile import Profile
@@ -213,6 +214,10 @@ class Gateway:
             if tool.job is not None and (state := started_job(tool.job, reply)) is not None:
                 return await self._job(tool, api, tool.job, state, base_url, upstream, call, context, max_bytes,
                                        selection)
+            if tool.job is None and (status := status_request(reply, base_url,
+                                                              {name for name, _ in call.credentials.query})):
+                return await self._accepted(tool, api, reply, status, upstream, call, deadline, context, max_bytes,
+                                            selection)
             if tool.pagination is not None:
                 return await self._pages(tool, tool.pagination, parts, reply, base_url, upstream, call, deadline,
                                          max_bytes, selection)
@@ -250,7 +255,8 @@ class Gateway:
                 await progress(now.progress if now.progress is not None else polls, job.progress_text(now))
 
         try:
-            final, polls = await follow(plan, state, poll, heard, anyio.current_time() + plan.wait)
+            final, polls = await follow(plan, state, poll, record_reader(plan, state.id), heard,
+                                        anyio.current_time() + plan.wait)
         except anyio.get_cancelled_exc_class():
             if stopper is not None:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_SECONDS):
@@ -270,7 +276,7 @@ class Gateway:
                 report(job.progress_text(now))
 
             try:
-                final, polls = await follow(plan, state, poll, heard, None)
+                final, polls = await follow(plan, state, poll, record_reader(plan, state.id), heard, None)
             except JobPollError as exc:
                 return redact_result(error_result(f"{job.tool.name} started job {state.id}, but following it "
                                                   f"failed: {exc}. {job.next_step()}"), call.redactor)
@@ -278,6 +284,50 @@ class Gateway:
 
         return request.store.start(job.tool.name, request.owner, follow_to_end, stop, job.progress_text(state),
                                    request.ttl_ms)
+
+    async def _accepted(self, tool: CompiledTool, api: Api, first: Reply, status: tuple[RequestParts, str],
+                        upstream: Upstream, call: UpstreamCall, deadline: float, context: CallContext, max_bytes: int,
+                        selection: Selection | None) -> types.CallToolResult:
+        """A 202 Accepted with a status URL, followed within the call's deadline: the finished work (what the status
+        URL answered last), the failure, or where the status is when the time ran out."""
+        parts, base = status
+        url = base + parts.path
+        last = [first]
+
+        async def poll() -> Reply:
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                raise UpstreamError(f"the call's {upstream.timeout:g}s ran out")
+            return await replace(upstream, timeout=remaining).send(parts, base, call=call)
+
+        def read(reply: Reply) -> JobState:
+            last[0] = reply
+            return status_reading(url, reply)
+
+        async def heard(now: JobState, polls: int) -> None:
+            if context.progress is not None:
+                await context.progress(polls, f"{tool.name}: the upstream is {now.status or 'working'}")
+
+        try:
+            final, polls = await follow(GENERIC, status_reading(url, first), poll, read, heard, deadline)
+        except JobPollError as exc:
+            return error_result(f"{tool.name} was accepted (HTTP 202), but reading its status at {url} failed: "
+                                f"{exc}")
+        said = f" ({final.status})" if final.status else ""
+        if final.phase == "working":
+            reader = reader_tool((entry for entry, owner in self.catalog.entries.values() if owner is api), base,
+                                 url)
+            note = (f"The upstream accepted the request (HTTP 202) and is still working on it{said} after "
+                    f"{upstream.timeout:g} s. Its status is at {url}"
+                    + (f": read it with {reader.name}." if reader is not None else ".")
+                    + f" Do not call {tool.name} again for this: that would start the work again.")
+        else:
+            note = f"The upstream accepted the request (HTTP 202) and ended it{said} after {polls} status reads."
+        result = render_success(tool, last[0], max_bytes, selection)
+        result.content.append(types.TextContent(type="text", text=note))
+        if final.phase == "failed":
+            result.is_error, result.structured_content = True, None
+        return result
 
     async def _stop_job(self, job: JobCalls, base_url: str, upstream: Upstream, call: UpstreamCall) -> None:
         """Ask the upstream to stop a job whose caller went away; a failure is logged, not raised."""

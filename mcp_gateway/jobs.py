@@ -24,6 +24,7 @@ from mcp_gateway.retry import retry_after_seconds
 
 Phase = Literal["working", "completed", "failed"]
 Poll = Callable[[], Awaitable[Reply]]
+Read = Callable[[Reply], "JobState"]  # what a poll's 2xx answer says of the job; ValueError: it says nothing
 MAX_INTERVAL = 30.0  # seconds: the longest pause between polls that the backoff reaches by itself
 MAX_RETRY_AFTER = 300.0  # seconds: a longer Retry-After is taken as this
 MAX_POLL_FAILURES = 5  # failed polls in a row after which the job is reported as lost from view
@@ -75,10 +76,16 @@ def next_pause(plan: JobPlan, polls: int, retry_after: float | None) -> float:
     return max(pause, min(retry_after, MAX_RETRY_AFTER)) if retry_after is not None else pause
 
 
-async def follow(plan: JobPlan, state: JobState, poll: Poll, heard: Callable[[JobState, int], Awaitable[None]],
-                 until: float | None) -> tuple[JobState, int]:
-    """Poll a working job until it ends or the clock (`anyio.current_time()`) passes `until` (None: no bound);
-    `heard` hears each reading and the number of polls so far. Returns the last reading and the number of polls.
+def record_reader(plan: JobPlan, identifier: str) -> Read:
+    """How a declared job's poll answers are read: a whole JSON job record."""
+    return lambda reply: reading(plan, identifier, page_json(reply))
+
+
+async def follow(plan: JobPlan, state: JobState, poll: Poll, read: Read,
+                 heard: Callable[[JobState, int], Awaitable[None]], until: float | None) -> tuple[JobState, int]:
+    """Poll a working job until it ends or the clock (`anyio.current_time()`) passes `until` (None: no bound),
+    reading each 2xx answer with `read`; `heard` hears each reading and the number of polls so far. Returns the last
+    reading and the number of polls.
 
     A cancelled caller stops the polling at once (anyio's cancellation runs through the pauses and the polls).
     Raises JobPollError when a poll answers with an error that will not pass, or fails MAX_POLL_FAILURES in a row.
@@ -114,9 +121,8 @@ async def follow(plan: JobPlan, state: JobState, poll: Poll, heard: Callable[[Jo
                                f"{reply.body[:300].decode(errors='replace')}")
         failures = 0
         try:
-            data = page_json(reply)
+            state = read(reply)
         except ValueError as exc:
             raise JobPollError(f"reading the job gave no job record: {exc}") from None
-        state = reading(plan, state.id, data)
         await heard(state, polls)
     return state, polls

@@ -344,17 +344,41 @@ class JobsUpstream(RecordingUpstream):
     record; `GET /jobs/{id}` reads it; `DELETE /jobs/{id}` cancels it. The prompt says how a job goes: `ok` finishes
     after 3 polls (progress 0, 33, 66, then 100), `fail` fails after 2, `never` runs forever, `slow` finishes after 2
     polls, each answered with `Retry-After: 1`. `polls` counts the polls of each job, `cancelled` lists the jobs
-    cancelled."""
+    cancelled. `POST /operations` is the generic form: 202 Accepted with an `Operation-Location` to read."""
 
     def __init__(self) -> None:
         super().__init__()
         self.jobs: dict[str, str] = {}  # id -> prompt
         self.polls: dict[str, int] = {}
         self.cancelled: list[str] = []
+        self.operations: dict[str, list[Any]] = {}  # status path -> [prompt, reads]
 
     def started(self) -> int:
         """How many jobs were started."""
         return len(self.jobs)
+
+    def _accept(self, prompt: str) -> tuple[int, dict[str, str], bytes]:
+        """`POST /operations`: 202 and where its status is (relative for `ok`, absolute for `fail` and `never`, on
+        another host for `away`)."""
+        path = f"/operations/op-{len(self.operations) + 1}"
+        self.operations[path] = [prompt, 0]
+        where = {"ok": path, "away": "http://elsewhere.invalid" + path}.get(prompt, self.url + path)
+        body = json.dumps({"status": "Accepted"}).encode()
+        return 202, {"Content-Type": "application/json", "Operation-Location": where}, body
+
+    def _operation(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """A status read: 202 at first, then Running, then Succeeded (`ok`, with its result) or Failed (`fail`);
+        `never` stays Running."""
+        prompt, reads = self.operations[path]
+        self.operations[path][1] = reads + 1
+        js = {"Content-Type": "application/json"}
+        if reads == 0:
+            return 202, js, json.dumps({"status": "NotStarted"}).encode()
+        if reads == 1 or prompt == "never":
+            return 200, js, json.dumps({"status": "Running"}).encode()
+        if prompt == "fail":
+            return 200, js, json.dumps({"status": "Failed", "error": {"message": "out of capacity"}}).encode()
+        return 200, js, json.dumps({"status": "Succeeded", "result": {"answer": 42}}).encode()
 
     def _record(self, job: str) -> dict[str, Any]:
         prompt, polls = self.jobs[job], self.polls[job]
@@ -373,6 +397,10 @@ class JobsUpstream(RecordingUpstream):
             job = f"job-{len(self.jobs) + 1}"
             self.jobs[job], self.polls[job] = record.json()["prompt"], 0
             return 202, js, json.dumps(self._record(job)).encode()
+        if record.method == "POST" and path == "/operations":
+            return self._accept(record.json()["prompt"])
+        if path.startswith("/operations/") and path in self.operations:
+            return self._operation(path)
         job = path.removeprefix("/jobs/")
         if path.startswith("/jobs/") and job in self.jobs:
             if record.method == "DELETE":

@@ -88,3 +88,29 @@ async def test_a_cancelled_call_stops_polling_and_cancels_the_job(jobs: JobsUpst
     assert jobs.polls["job-1"] == polls_then + 1  # no poll after the cancel but the one just made by hand
     assert json.loads(text_of(alive))["status"] == "cancelled"
     assert jobs.started() == 1
+
+
+async def test_a_202_with_a_status_location_is_followed_to_its_end(jobs: JobsUpstream) -> None:
+    async with serve_stdio([PROFILE, "--base-url", jobs.url]) as served:
+        done = await served.client.call_tool("startOperation", {"prompt": "ok"})
+        failed = await served.client.call_tool("startOperation", {"prompt": "fail"})
+        away = await served.client.call_tool("startOperation", {"prompt": "away"})
+    assert not done.is_error, text_of(done)
+    assert json.loads(done.content[0].text) == {"status": "Succeeded", "result": {"answer": 42}}
+    assert "accepted the request (HTTP 202) and ended it (Succeeded) after 3 status reads" in done.content[-1].text
+    assert failed.is_error and "out of capacity" in text_of(failed) and "(Failed)" in text_of(failed)
+    # a status URL on another host is not followed: the 202 answer is the result
+    assert not away.is_error and json.loads(text_of(away)) == {"status": "Accepted"}
+    reads = [record.raw_path for record in jobs.requests if record.method == "GET"]
+    assert reads == ["/operations/op-1"] * 3 + ["/operations/op-2"] * 3
+
+
+async def test_a_202_still_running_when_the_call_times_out_says_where_its_status_is(jobs: JobsUpstream) -> None:
+    async with serve_stdio([PROFILE, "--base-url", jobs.url]) as served:
+        result = await served.client.call_tool("startOperation", {"prompt": "never"})
+    assert not result.is_error, text_of(result)
+    note = result.content[-1].text
+    assert "still working on it (Running) after 4 s" in note
+    assert f"{jobs.url}/operations/op-1: read it with getOperation" in note
+    assert "Do not call startOperation again" in note
+    assert len([record for record in jobs.requests if record.method == "POST"]) == 1
