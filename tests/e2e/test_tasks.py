@@ -144,7 +144,8 @@ def test_a_2025_client_asks_for_a_task_and_reads_its_result(jobs: JobsUpstream) 
         assert hello["capabilities"]["tasks"] == {"cancel": {}, "list": {}, "requests": {"tools": {"call": {}}}}
         tools = stdio.ask({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})["result"]["tools"]
         assert {tool["name"]: tool.get("execution") for tool in tools} == {
-            "startJob": {"taskSupport": "optional"}, "getJob": None, "cancelJob": None}
+            "startJob": {"taskSupport": "optional"}, "getJob": None, "cancelJob": None, "startOperation": None,
+            "getOperation": None}  # a 202 answer is followed within the call: no task
         task = _start(stdio, 2, "ok")
         assert task["status"] == "working" and task["ttl"] == 60000 and task["pollInterval"] > 0
         got = stdio.ask({"jsonrpc": "2.0", "id": 3, "method": "tasks/get", "params": {"taskId": task["taskId"]}})
