@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
-from tests.common import FIXTURES
-from tests.servers import run_cli
+from tests.common import FIXTURES, ROOT, server_env
+from tests.servers import GATEWAY, run_cli
 
 ECHO = str(FIXTURES / "echo.yaml")
 
@@ -58,3 +59,13 @@ def test_check_prints_one_json_line_per_document(tmp_path):
     assert done.returncode == 1
     assert (good["source"], good["ok"], good["operations"], good["tools"], good["skipped"]) == (ECHO, True, 19, 19, [])
     assert bad["ok"] is False and bad["error"]
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly() -> None:
+    process = subprocess.Popen([*GATEWAY, "tools", str(ROOT / "tool_specs" / "lium.yaml"), "--json"],
+                               env=server_env(), cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `| head` that has read all it wanted
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
