@@ -27,6 +27,7 @@ from mcp_gateway.gateway import Gateway
 calls_log = logging.getLogger("mcp_gateway.calls")
 
 UNKNOWN = "-"  # a field that does not apply: the API of a search, the tool of a name nobody serves
+ERROR_STATUSES = frozenset({"error", "unknown_tool", "failed"})  # counted as errors in the metrics
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class CallRecord:
     """One finished tool call, as logged and counted. Nothing in it is a secret: no arguments, no credentials.
 
     `status`: ok, error (an isError result: the upstream said no, or the arguments were wrong), unknown_tool,
-    or failed (the call raised). `bytes`: the size of the result's text and data as sent back.
+    failed (the call raised), asked (2026-07-28: the user's confirmation was asked for, and the client calls again
+    with the answer) or task (a job handed over as an MCP task). `bytes`: the size of the result's text and data as
+    sent back.
     """
 
     tool: str
@@ -71,7 +74,7 @@ class Metrics:
 
     def count(self, record: CallRecord) -> None:
         self.calls.labels(record.api, record.tool).inc()
-        if record.status != "ok":
+        if record.status in ERROR_STATUSES:
             self.errors.labels(record.api, record.tool, record.status).inc()
         self.latency.labels(record.api, record.tool).observe(record.duration_ms / 1000)
 
@@ -119,7 +122,7 @@ class CallObserver:
         status, result = "failed", None
         try:
             result = await call_next(ctx)
-            status = "error" if _is_error(result) else "ok"
+            status = _status(result)
             return result
         except MCPError:
             status = "unknown_tool"
@@ -167,10 +170,15 @@ def caller_of(request: HTTPConnection | None) -> str | None:
     return user.access_token.subject or user.access_token.client_id
 
 
-def _is_error(result: HandlerResult) -> bool:
+def _status(result: HandlerResult) -> str:
+    """What an answered call's result says of it: ok, error, asked or task."""
     if isinstance(result, dict):
-        return result.get("isError") is True
-    return getattr(result, "is_error", False) is True
+        if result.get("resultType") == "input_required":
+            return "asked"
+        if result.get("resultType") == "task" or ("task" in result and "content" not in result):
+            return "task"
+        return "error" if result.get("isError") is True else "ok"
+    return "error" if getattr(result, "is_error", False) is True else "ok"
 
 
 def _size(result: HandlerResult) -> int:

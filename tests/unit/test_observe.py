@@ -1,11 +1,11 @@
-"""The per-call log line: its text and JSON forms, and the size of a result."""
+"""The per-call log line: its text and JSON forms, the size of a result, and the status a result gives a call."""
 
 from __future__ import annotations
 
 import json
 import logging
 
-from mcp_gateway.observe import CallRecord, JsonFormatter, _size, text_line
+from mcp_gateway.observe import ERROR_STATUSES, CallRecord, JsonFormatter, _size, _status, text_line
 
 RECORD = CallRecord("getItem", "pet clinic", "GET", "/pets/{id}", "ok", 2.5, 120, "alice@example.com", 42)
 
@@ -31,3 +31,12 @@ def test_the_size_counts_text_and_data() -> None:
                           {"type": "resource", "resource": {"uri": "u", "blob": "QQ=="}}], "isError": False}
     assert _size(result) == 3 + 4 + 4
     assert _size(None) == 0
+
+
+def test_a_call_asking_the_user_or_made_a_task_is_logged_as_such_not_as_ok() -> None:
+    assert _status({"resultType": "input_required", "inputRequests": {}}) == "asked"
+    assert _status({"resultType": "task", "taskId": "t", "status": "working"}) == "task"
+    assert _status({"task": {"taskId": "t", "status": "working"}}) == "task"  # 2025-11-25
+    assert _status({"content": [], "isError": True}) == "error"
+    assert _status({"content": []}) == "ok"
+    assert {"asked", "task", "ok"}.isdisjoint(ERROR_STATUSES)
