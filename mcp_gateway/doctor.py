@@ -118,8 +118,11 @@ def _variables(profile: Profile, api: Api) -> Check:
     credentials = api.upstream.credentials
     found = variables_of(profile)
     unset = {v.name for v in found if v.name in credentials.missing or not os.environ.get(v.name)}
-    missing = [v for v in found if v.required and v.name in unset]
-    unnamed = [name for name in credentials.missing if name not in {v.name for v in found}]  # auth names no variable
+    own = _callers_own(profile)
+    unused = set(credentials.env_names()) if own else set()  # each caller's own key replaces the server's
+    missing = [v for v in found if v.required and v.name in unset and v.name not in unused]
+    unnamed = [name for name in credentials.missing  # auth names no variable
+               if name not in {v.name for v in found} and name not in unused]
     fixes = [f"export {v.name}=<{'your key' if v.kind == 'key' else 'value'}>" for v in missing]
     fixes += ["name the variable that holds the key in the profile's auth (e.g. `env: MY_API_KEY`)" for _ in unnamed]
     fixes += [f"set {name} to the value alone, without a line break" for name in credentials.malformed]
@@ -128,6 +131,8 @@ def _variables(profile: Profile, api: Api) -> Check:
              f"holding a control character: {', '.join(credentials.malformed)}" if credentials.malformed else "",
              f"set: {', '.join(present)}" if present else ""]
     notes = tuple(f"{v.name} is not set, so its default is used" for v in found if not v.required and v.name in unset)
+    notes += tuple(f"{name} is not used: each caller sends its own key in the {own} header (auth.user_key.required)"
+                   for name in sorted(unused & unset))
     detail = "; ".join(part for part in parts if part) or "none needed"
     return Check("variables", "fail" if fixes else "ok", detail, "; ".join(fixes), notes)
 
@@ -170,6 +175,12 @@ def _upstream_message(api: Api, reply: Reply) -> str:
     return f": {message}" if message else ""
 
 
+def _callers_own(profile: Profile) -> str | None:
+    """The header of each caller's own key when the profile requires one (the server's key is then never used)."""
+    own = profile.auth.user_key
+    return own.header if own is not None and own.required else None
+
+
 def _judged(api: Api, probe: CompiledTool | None, reply: Reply, asked: str) -> Check:
     """The auth check from the answer to the probe."""
     credentials = api.upstream.credentials
@@ -177,6 +188,11 @@ def _judged(api: Api, probe: CompiledTool | None, reply: Reply, asked: str) -> C
     if probe is None:
         return Check("auth", "skip", "no GET operation without path parameters or required arguments to try the "
                                      "credentials on", "try them with `mcp-gateway call TARGET TOOL --args '{...}'`")
+    own = _callers_own(api.profile)
+    if own:
+        return Check("auth", "skip", f"each caller sends its own key in the {own} header (auth.user_key.required), "
+                                     f"so the server has none to try; {asked} answered HTTP {reply.status} without one",
+                     f"try a caller's key: call a tool on the running server with the {own} header set")
     if 200 <= reply.status < 400:
         used = f"with the key from {keys}" if keys else "without credentials (the profile sends none)"
         return Check("auth", "ok", f"{asked} answered HTTP {reply.status} {used}")

@@ -111,3 +111,16 @@ def test_a_fallback_document_is_a_warning_not_a_failure(upstream, tmp_path):
     assert lines_of(done.stdout)["document"] == "WARN"
     assert "serve uses the fallback" in done.stdout and "with 1 warning" in done.stdout
     assert lines_of(done.stdout)["auth"] == "ok"  # the profile sends no credentials, and the upstream wants none
+
+
+def test_a_key_each_caller_sends_is_not_asked_of_the_server(upstream, tmp_path):
+    profile = shop_profile(tmp_path, base_url=upstream.url, auth={
+        "type": "bearer", "env": "SHOP_SERVER_KEY", "user_key": {"header": "X-Shop-Key", "required": True}})
+    upstream.reply(401, {"error": {"message": "no token", "type": "auth"}})
+    done = run_cli("doctor", profile)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert lines_of(done.stdout) == {"profile": "ok", "document": "ok", "tools": "ok", "variables": "ok",
+                                     "upstream": "ok", "auth": "skip"}
+    assert "note: SHOP_SERVER_KEY is not used: each caller sends its own key in the X-Shop-Key header" in done.stdout
+    assert "each caller sends its own key in the X-Shop-Key header (auth.user_key.required)" in done.stdout
+    assert "export SHOP_SERVER_KEY" not in done.stdout
