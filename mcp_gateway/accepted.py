@@ -11,47 +11,44 @@ matches that path.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 
 from mcp_gateway.exchange import Reply, RequestParts
 from mcp_gateway.jobs import JobState, Phase
-from mcp_gateway.jsontext import parse_json
-from mcp_gateway.media import essence, is_json
-from mcp_gateway.pagination import link_request
-from mcp_gateway.plan import CompiledTool, JobPlan
+from mcp_gateway.pagination import link_request, page_json
+from mcp_gateway.plan import CompiledTool
 
 STATUS_HEADERS = ("operation-location", "location")  # Azure's first: its Location may be the finished resource
 RUNNING = frozenset({"accepted", "created", "inprogress", "in_progress", "notstarted", "not_started", "pending",
                      "processing", "queued", "running", "scheduled", "started", "submitted", "waiting", "working"})
 FAILED = frozenset({"failed", "failure", "error", "cancelled", "canceled", "aborted", "rejected", "timedout",
                     "timed_out", "expired"})
-GENERIC = JobPlan(poll="GET", cancel=None, id_keys=(), status="status", done=frozenset(), failed=FAILED,
-                  progress=None, wait=0.0, interval=0.5)  # the pause plan for polling a status URL
+FIRST_READ = 0.5  # seconds before the status URL is first read; the pauses grow from there (jobs.next_pause)
 
 
-def status_request(reply: Reply, base_url: str, credential_names: Collection[str]) -> tuple[RequestParts, str] | None:
-    """The GET of a 202 answer's status URL, and the base URL to send it to; None when the answer is no 202, names
-    no status URL, or names one off the base URL's origin."""
+def status_request(reply: Reply, base_url: str, query_credentials: Iterable[tuple[str, str]]
+                   ) -> tuple[RequestParts, str] | None:
+    """The GET of a 202 answer's status URL (without the query parameters that carry a credential: the upstream adds
+    them), and the base URL to send it to; None when the answer is no 202, names no status URL, or names one off the
+    base URL's origin."""
     if reply.status != 202:
         return None
     target = next((reply.headers[name] for name in STATUS_HEADERS if reply.headers.get(name)), None)
     if target is None:
         return None
-    return link_request(RequestParts("GET", ""), target.strip(), reply.url, base_url, credential_names)
+    names = {name for name, _ in query_credentials}
+    return link_request(RequestParts("GET", ""), target.strip(), reply.url, base_url, names)
 
 
 def status_reading(url: str, reply: Reply) -> JobState:
     """What a status answer says: a 202, or a JSON `status` in a running state, is still working; a `status` in a
     failed state ended badly; anything else is the finished work."""
-    status = ""
-    media = essence(reply.headers.get("content-type", ""))
-    if reply.body and (is_json(media) or not media) and reply.total_bytes <= len(reply.body):
-        try:
-            data = parse_json(reply.body)
-        except (ValueError, RecursionError):
-            data = None
-        value = data.get("status") if isinstance(data, dict) else None
-        status = value if isinstance(value, str) else ""
+    try:
+        data = page_json(reply)
+    except ValueError:
+        data = None
+    value = data.get("status") if isinstance(data, dict) else None
+    status = value if isinstance(value, str) else ""
     state = re.sub(r"[\s-]", "_", status.lower())
     phase: Phase = "working" if reply.status == 202 or state in RUNNING else "failed" if state in FAILED \
         else "completed"

@@ -40,6 +40,9 @@ _PLAIN_CAPABILITIES: dict[str, dict[str, type]] = {"roots": {"listChanged": bool
                                                    "sampling": {"context": dict, "tools": dict},
                                                    "elicitation": {"form": dict, "url": dict}}
 _PLAIN_CLIENT_INFO = {"name", "version", "title"}
+# what a 2025-11-25 server that makes tasks of tool calls says of them (listed, cancellable, from tools/call), in the
+# SDK's order; the SDK's model of it is made from this too (task_protocol.py)
+TASKS_CAPABILITY: dict[str, Any] = {"cancel": {}, "list": {}, "requests": {"tools": {"call": {}}}}
 
 
 def frame(request_id: RequestId, result: dict[str, Any]) -> bytes:
@@ -149,7 +152,7 @@ class Handshake:
                 return None  # the SDK words the error
         capabilities: dict[str, Any] = {}  # as GatewayServer says them, in the SDK's order (by name)
         if self.gateway.has_jobs:
-            capabilities["tasks"] = {"cancel": {}, "list": {}, "requests": {"tools": {"call": {}}}}
+            capabilities["tasks"] = TASKS_CAPABILITY
         capabilities["tools"] = {"listChanged": TOOLS_LIST_CHANGED}
         result = {
             "capabilities": capabilities,

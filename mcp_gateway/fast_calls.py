@@ -84,9 +84,11 @@ class FastCalls:
         name, arguments = params.get("name"), params.get("arguments", {})
         if not isinstance(name, str) or not isinstance(arguments, dict):
             return None
-        target = arguments.get("name") if self.gateway.discovery is not None and name == CALL else name
-        if self.gateway.discovery is not None and name in META and name != CALL:
-            return request_id, name, arguments  # search and describe: local and plain
+        target: Any = name
+        if self.gateway.discovery is not None and name in META:
+            if name != CALL:
+                return request_id, name, arguments  # search and describe: local and plain
+            target = arguments.get("name")  # call_operation: the operation it calls
         entry = self.gateway.catalog.get(target) if isinstance(target, str) else None
         if entry is None:
             return None  # the SDK words the unknown tool

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import mcp_types as types
 
-from mcp_gateway.accepted import GENERIC, reader_tool, status_reading, status_request
+from mcp_gateway.accepted import FIRST_READ, reader_tool, status_reading, status_request
 from mcp_gateway.arguments import ArgumentChecker
 from mcp_gateway.catalog import Catalog
 from mcp_gateway.compile import Compilation
@@ -214,8 +214,7 @@ class Gateway:
             if tool.job is not None and (state := started_job(tool.job, reply)) is not None:
                 return await self._job(tool, api, tool.job, state, base_url, upstream, call, context, max_bytes,
                                        selection)
-            if tool.job is None and (status := status_request(reply, base_url,
-                                                              {name for name, _ in call.credentials.query})):
+            if tool.job is None and (status := status_request(reply, base_url, call.credentials.query)):
                 return await self._accepted(tool, api, reply, status, upstream, call, deadline, context, max_bytes,
                                             selection)
             if tool.pagination is not None:
@@ -242,6 +241,7 @@ class Gateway:
         async def poll() -> Reply:
             return await upstream.send(job.poll_request(), base_url, call=call)
 
+
         async def stop() -> None:
             await self._stop_job(job, base_url, upstream, call)
 
@@ -255,7 +255,7 @@ class Gateway:
                 await progress(now.progress if now.progress is not None else polls, job.progress_text(now))
 
         try:
-            final, polls = await follow(plan, state, poll, record_reader(plan, state.id), heard,
+            final, polls = await follow(plan.interval, state, poll, record_reader(plan, state.id), heard,
                                         anyio.current_time() + plan.wait)
         except anyio.get_cancelled_exc_class():
             if stopper is not None:
@@ -263,8 +263,7 @@ class Gateway:
                     await stop()
             raise
         except JobPollError as exc:
-            return error_result(f"{tool.name} started job {state.id}, but following it failed: {exc}. "
-                                f"{job.next_step()}")
+            return job.lost(exc)
         return job.result(final, polls, plan.wait, max_bytes, selection)
 
     def _task(self, job: JobCalls, plan: JobPlan, state: JobState, poll: Poll, stop: Stop | None,
@@ -276,10 +275,9 @@ class Gateway:
                 report(job.progress_text(now))
 
             try:
-                final, polls = await follow(plan, state, poll, record_reader(plan, state.id), heard, None)
+                final, polls = await follow(plan.interval, state, poll, record_reader(plan, state.id), heard, None)
             except JobPollError as exc:
-                return redact_result(error_result(f"{job.tool.name} started job {state.id}, but following it "
-                                                  f"failed: {exc}. {job.next_step()}"), call.redactor)
+                return redact_result(job.lost(exc), call.redactor)
             return redact_result(job.result(final, polls, 0, max_bytes, selection), call.redactor)
 
         return request.store.start(job.tool.name, request.owner, follow_to_end, stop, job.progress_text(state),
@@ -293,12 +291,10 @@ class Gateway:
         parts, base = status
         url = base + parts.path
         last = [first]
+        fetch = _before(deadline, upstream, call)
 
         async def poll() -> Reply:
-            remaining = deadline - anyio.current_time()
-            if remaining <= 0:
-                raise UpstreamError(f"the call's {upstream.timeout:g}s ran out")
-            return await replace(upstream, timeout=remaining).send(parts, base, call=call)
+            return await fetch(parts, base)
 
         def read(reply: Reply) -> JobState:
             last[0] = reply
@@ -309,14 +305,13 @@ class Gateway:
                 await context.progress(polls, f"{tool.name}: the upstream is {now.status or 'working'}")
 
         try:
-            final, polls = await follow(GENERIC, status_reading(url, first), poll, read, heard, deadline)
+            final, polls = await follow(FIRST_READ, status_reading(url, first), poll, read, heard, deadline)
         except JobPollError as exc:
             return error_result(f"{tool.name} was accepted (HTTP 202), but reading its status at {url} failed: "
                                 f"{exc}")
         said = f" ({final.status})" if final.status else ""
         if final.phase == "working":
-            reader = reader_tool((entry for entry, owner in self.catalog.entries.values() if owner is api), base,
-                                 url)
+            reader = reader_tool(api.compilation.tools, base, url)
             note = (f"The upstream accepted the request (HTTP 202) and is still working on it{said} after "
                     f"{upstream.timeout:g} s. Its status is at {url}"
                     + (f": read it with {reader.name}." if reader is not None else ".")
@@ -346,12 +341,7 @@ class Gateway:
         """A paginated operation's answer: the next pages read within the bounds and the call's deadline, their
         items merged, selected and held to `max_bytes`, with a note on the pages read."""
 
-        async def fetch(page: RequestParts, base: str) -> Reply:
-            remaining = deadline - anyio.current_time()
-            if remaining <= 0:
-                raise UpstreamError(f"the call's {upstream.timeout:g}s ran out")
-            return await replace(upstream, timeout=remaining).send(page, base, call=call)
-
+        fetch = _before(deadline, upstream, call)
         budget = plan.max_bytes or max_bytes
         credential_names = {name for name, _ in call.credentials.query}
         pages = await read_pages(plan, parts, first, base_url, fetch, budget, credential_names)
@@ -364,6 +354,18 @@ class Gateway:
         clients = {id(api.upstream.client): api.upstream.client for api in self.apis}
         for client in clients.values():
             await client.aclose()
+
+
+def _before(deadline: float, upstream: Upstream, call: UpstreamCall) -> Callable[[RequestParts, str], Awaitable[Reply]]:
+    """A sender of further requests of one call (next pages, status reads) within what is left of its deadline."""
+
+    async def fetch(parts: RequestParts, base: str) -> Reply:
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
+            raise UpstreamError(f"the call's {upstream.timeout:g}s ran out")
+        return await replace(upstream, timeout=remaining).send(parts, base, call=call)
+
+    return fetch
 
 
 def _tried(result: types.CallToolResult, call: UpstreamCall) -> types.CallToolResult:

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 import mcp_types as types
 
 from mcp_gateway.exchange import Reply, RequestParts
-from mcp_gateway.jobs import JobState, job_id, reading
-from mcp_gateway.jsontext import parse_json
-from mcp_gateway.media import essence, is_json
+from mcp_gateway.jobs import JobPollError, JobState, job_id, reading
+from mcp_gateway.pagination import page_json
 from mcp_gateway.plan import CompiledTool, JobPlan
 from mcp_gateway.request import build_request
-from mcp_gateway.response import render_json
+from mcp_gateway.response import error_result, render_json
 from mcp_gateway.selection import Selection
 
 CANCEL_SECONDS = 10.0  # the longest a job's cancel request may take once its caller went away
@@ -23,12 +22,9 @@ CANCEL_SECONDS = 10.0  # the longest a job's cancel request may take once its ca
 def started_job(plan: JobPlan, reply: Reply) -> JobState | None:
     """The job a start answer reports, when it is a whole JSON answer holding an id and a state that has not ended;
     None otherwise (a dry run, an answer that finished at once, or one that is not a job record)."""
-    media = essence(reply.headers.get("content-type", ""))
-    if reply.streamed or reply.total_bytes > len(reply.body) or (media and not is_json(media)):
-        return None
     try:
-        data = parse_json(reply.body)
-    except (ValueError, RecursionError):
+        data = page_json(reply)
+    except ValueError:
         return None
     identifier = job_id(plan, data)
     if identifier is None:
@@ -74,6 +70,11 @@ class JobCalls:
                 if self.stopper is not None else "")
         return (f"Check on it later with {self.poller.name} ({argument}: {self.id!r}){stop}. Do not call "
                 f"{self.tool.name} again for this: that starts (and bills) a new job.")
+
+    def lost(self, exc: JobPollError) -> types.CallToolResult:
+        """The call's answer when the job could not be followed: what failed, and how to check on the job."""
+        return error_result(f"{self.tool.name} started job {self.id}, but following it failed: {exc}. "
+                            f"{self.next_step()}")
 
     def result(self, state: JobState, polls: int, waited: float, max_bytes: int, selection: Selection | None
                ) -> types.CallToolResult:

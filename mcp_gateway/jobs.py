@@ -69,10 +69,10 @@ def reading(plan: JobPlan, identifier: str, data: Any) -> JobState:
     return JobState(identifier, text, phase, percent, data)
 
 
-def next_pause(plan: JobPlan, polls: int, retry_after: float | None) -> float:
-    """The pause before poll number `polls + 1`: the first interval, growing by half each time up to MAX_INTERVAL
+def next_pause(interval: float, polls: int, retry_after: float | None) -> float:
+    """The pause before poll number `polls + 1`: the first `interval`, growing by half each time up to MAX_INTERVAL
     (or the first interval, when that is longer), and never shorter than what `Retry-After` asked for."""
-    pause = min(plan.interval * 1.5 ** polls, max(MAX_INTERVAL, plan.interval))
+    pause = min(interval * 1.5 ** polls, max(MAX_INTERVAL, interval))
     return max(pause, min(retry_after, MAX_RETRY_AFTER)) if retry_after is not None else pause
 
 
@@ -81,11 +81,11 @@ def record_reader(plan: JobPlan, identifier: str) -> Read:
     return lambda reply: reading(plan, identifier, page_json(reply))
 
 
-async def follow(plan: JobPlan, state: JobState, poll: Poll, read: Read,
+async def follow(interval: float, state: JobState, poll: Poll, read: Read,
                  heard: Callable[[JobState, int], Awaitable[None]], until: float | None) -> tuple[JobState, int]:
-    """Poll a working job until it ends or the clock (`anyio.current_time()`) passes `until` (None: no bound),
-    reading each 2xx answer with `read`; `heard` hears each reading and the number of polls so far. Returns the last
-    reading and the number of polls.
+    """Poll a working job, the first time after `interval` seconds, until it ends or the clock
+    (`anyio.current_time()`) passes `until` (None: no bound), reading each 2xx answer with `read`; `heard` hears each
+    reading and the number of polls so far. Returns the last reading and the number of polls.
 
     A cancelled caller stops the polling at once (anyio's cancellation runs through the pauses and the polls).
     Raises JobPollError when a poll answers with an error that will not pass, or fails MAX_POLL_FAILURES in a row.
@@ -96,25 +96,23 @@ async def follow(plan: JobPlan, state: JobState, poll: Poll, read: Read,
         now = anyio.current_time()
         if until is not None and now >= until:
             break
-        pause = next_pause(plan, polls, retry_after)
+        pause = next_pause(interval, polls, retry_after)
         if until is not None:
             pause = min(pause, until - now)
         await anyio.sleep(pause)
         polls += 1
+        reply: Reply | None = None
         try:
             reply = await poll()
         except UpstreamError as exc:
+            passing, retry_after = str(exc), None
+        else:
+            retry_after = retry_after_seconds(reply.headers.get("retry-after"), time.time())
+            passing = f"HTTP {reply.status} {reply.reason}" if reply.status in _TRANSIENT else ""
+        if reply is None or passing:  # a failure that may pass: tried again, up to MAX_POLL_FAILURES in a row
             failures += 1
             if failures >= MAX_POLL_FAILURES:
-                raise JobPollError(f"{MAX_POLL_FAILURES} polls in a row failed, the last one: {exc}") from None
-            retry_after = None
-            continue
-        retry_after = retry_after_seconds(reply.headers.get("retry-after"), time.time())
-        if reply.status in _TRANSIENT:
-            failures += 1
-            if failures >= MAX_POLL_FAILURES:
-                raise JobPollError(f"{MAX_POLL_FAILURES} polls in a row failed, the last one with HTTP "
-                                   f"{reply.status} {reply.reason}")
+                raise JobPollError(f"{MAX_POLL_FAILURES} polls in a row failed, the last one: {passing}")
             continue
         if not 200 <= reply.status < 300:
             raise JobPollError(f"reading the job answered HTTP {reply.status} {reply.reason}: "

@@ -18,6 +18,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from mcp_gateway.early import TASKS_CAPABILITY
 from mcp_gateway.observe import caller_of
 from mcp_gateway.tasks import (
     CLIENT_CAPABILITIES,
@@ -136,6 +137,4 @@ def serve_task_methods(server: Server[Any], store: TaskStore) -> None:
 
 def legacy_capabilities() -> types.ServerTasksCapability:
     """What a 2025-11-25 server says of its tasks: listed, cancellable, and made from tools/call."""
-    return types.ServerTasksCapability(
-        list=types.TasksListCapability(), cancel=types.TasksCancelCapability(),
-        requests=types.ServerTasksRequestsCapability(tools=types.TasksToolsCapability(call=types.TasksCallCapability())))
+    return types.ServerTasksCapability.model_validate(TASKS_CAPABILITY)

@@ -13,6 +13,7 @@ an isError result, as a tool call would; `failed` is kept for a task whose follo
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,6 +57,7 @@ class Task:
     message: str | None = None
     created: str = field(default_factory=_now)
     updated: str = ""
+    born: float = field(default_factory=time.monotonic)  # for its TTL, whatever the wall clock does
     result: types.CallToolResult | None = None
     error: dict[str, Any] | None = None
     ended: anyio.Event = field(default_factory=anyio.Event)
@@ -218,8 +220,7 @@ class TaskStore:
 
     def _expire(self) -> None:
         """Drop the ended tasks whose TTL has passed."""
-        now = datetime.now(UTC)
+        now = time.monotonic()
         for key, task in list(self._tasks.items()):
-            created = datetime.fromisoformat(task.created.replace("Z", "+00:00"))
-            if task.ended.is_set() and (now - created).total_seconds() * 1000 > task.ttl_ms:
+            if task.ended.is_set() and (now - task.born) * 1000 > task.ttl_ms:
                 del self._tasks[key]

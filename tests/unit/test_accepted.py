@@ -22,7 +22,8 @@ def _tool(name: str, method: str, path: str) -> CompiledTool:
 
 
 def test_only_a_202_naming_a_status_url_on_the_base_origin_is_followed() -> None:
-    request = status_request(_reply(202, **{"operation-location": "/v2/ops/7?api-version=1&key=s"}), BASE, {"key"})
+    request = status_request(_reply(202, **{"operation-location": "/v2/ops/7?api-version=1&key=s"}), BASE,
+                             [("key", "s")])
     assert request is not None
     parts, base = request
     assert (parts.method, parts.path, parts.query, base) == ("GET", "/v2/ops/7", [("api-version", "1")],

@@ -31,8 +31,8 @@ def test_states_end_a_job_in_any_case_and_anything_else_is_working() -> None:
 
 
 def test_pauses_grow_by_half_up_to_the_cap_and_retry_after_lengthens_them() -> None:
-    plan = _plan()
-    assert [next_pause(plan, polls, None) for polls in range(3)] == [2.0, 3.0, 4.5]
-    assert next_pause(plan, 50, None) == MAX_INTERVAL
-    assert next_pause(plan, 0, 7.0) == 7.0 and next_pause(plan, 2, 1.0) == 4.5
-    assert next_pause(_plan(interval=120.0), 3, None) == 120.0  # a first interval over the cap stays
+    interval = _plan().interval
+    assert [next_pause(interval, polls, None) for polls in range(3)] == [2.0, 3.0, 4.5]
+    assert next_pause(interval, 50, None) == MAX_INTERVAL
+    assert next_pause(interval, 0, 7.0) == 7.0 and next_pause(interval, 2, 1.0) == 4.5
+    assert next_pause(120.0, 3, None) == 120.0  # a first interval over the cap stays
